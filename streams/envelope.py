@@ -19,7 +19,8 @@ SPEC_VERSION = "1.0"
 
 
 def _utc_now() -> datetime:
-    return datetime.now(UTC)
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class Envelope(BaseModel):
