@@ -218,6 +218,24 @@ class ObservationRejected(EventData):
     raw: str
 
 
+class IssueRefetchRequested(EventData):
+    """The fold needs the canonical v3 issue (for example its ADF description)."""
+
+    space_id: str
+    cloud_id: str
+    issue_id: str
+    reason: str
+    min_updated_ms: int
+
+
+class SchemaValuesSeen(EventData):
+    """Node types and select values the projection met, for the schema agent to add once."""
+
+    space_id: str
+    types: list[str] = []
+    options: dict[str, list[str]] = {}
+
+
 # --- naumu.graph.changes and naumu.graph.nodes ------------------------------------------
 
 
@@ -374,6 +392,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "jira.sprint.changed": SprintChanged,
     "jira.member.changed": MemberChanged,
     "jira.observation.rejected": ObservationRejected,
+    "jira.issue.refetch_requested": IssueRefetchRequested,
+    "naumu.schema.values_seen": SchemaValuesSeen,
     "naumu.node.upserted": NodeUpserted,
     "naumu.node.deleted": NodeDeleted,
     "naumu.edge.upserted": EdgeUpserted,

@@ -77,9 +77,18 @@ WEBHOOK_DEDUP = TopicSpec(
     "webhook delivery identifiers already published, to deduplicate retries",
 )
 
+REFETCH = TopicSpec(
+    "jira.refetch", "{cloud_id}:{issue_id}", PARTITIONS, _WEEK,
+    "requests to read an issue again through REST v3, batched by the refetcher",
+)
+SCHEMA_VALUES = TopicSpec(
+    "naumu.schema.values", "{space_id}", PARTITIONS, _WEEK,
+    "node types and select values the projection met, keyed by space for the schema agent",
+)
+
 ALL: tuple[TopicSpec, ...] = (
     INBOUND, EVENTS, GRAPH_CHANGES, GRAPH_NODES, EDITS, WRITEBACK_RESULTS, THREADS,
-    SPACES, SCHEMAS, DEAD_LETTER, CONNECTIONS, WEBHOOK_DEDUP,
+    SPACES, SCHEMAS, DEAD_LETTER, CONNECTIONS, WEBHOOK_DEDUP, REFETCH, SCHEMA_VALUES,
 )
 
 BY_NAME: dict[str, TopicSpec] = {spec.name: spec for spec in ALL}
