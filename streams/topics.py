@@ -102,3 +102,80 @@ def entity_key(cloud_id: str, entity_id: str) -> str:
 def node_key(space_id: str, node_id: str) -> str:
     """Return the record key of graph topics: ``{space_id}:{node id}``."""
     return f"{space_id}:{node_id}"
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """The concrete topic names one deployment uses.
+
+    Production uses the contract's names. Tests and side-by-side deployments on a
+    shared broker set a ``prefix`` so their topics never mix with others.
+    """
+
+    prefix: str = ""
+
+    def of(self, spec: TopicSpec) -> str:
+        return f"{self.prefix}{spec.name}"
+
+    def specs(self) -> tuple[TopicSpec, ...]:
+        """Return every contract topic renamed with this prefix."""
+        return tuple(
+            TopicSpec(self.of(spec), spec.key, spec.partitions, spec.configs, spec.description)
+            for spec in ALL
+        )
+
+    @property
+    def inbound(self) -> str:
+        return self.of(INBOUND)
+
+    @property
+    def events(self) -> str:
+        return self.of(EVENTS)
+
+    @property
+    def graph_changes(self) -> str:
+        return self.of(GRAPH_CHANGES)
+
+    @property
+    def graph_nodes(self) -> str:
+        return self.of(GRAPH_NODES)
+
+    @property
+    def edits(self) -> str:
+        return self.of(EDITS)
+
+    @property
+    def writeback_results(self) -> str:
+        return self.of(WRITEBACK_RESULTS)
+
+    @property
+    def threads(self) -> str:
+        return self.of(THREADS)
+
+    @property
+    def spaces(self) -> str:
+        return self.of(SPACES)
+
+    @property
+    def schemas(self) -> str:
+        return self.of(SCHEMAS)
+
+    @property
+    def dead_letter(self) -> str:
+        return self.of(DEAD_LETTER)
+
+    @property
+    def connections(self) -> str:
+        return self.of(CONNECTIONS)
+
+    @property
+    def webhook_deliveries(self) -> str:
+        return self.of(WEBHOOK_DEDUP)
+
+    @property
+    def refetch(self) -> str:
+        return self.of(REFETCH)
+
+    @property
+    def schema_values(self) -> str:
+        return self.of(SCHEMA_VALUES)
