@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import jwt
 from starlette.requests import Request
@@ -271,8 +271,7 @@ class OAuthServer:
     async def _authorize(self, request: Request) -> Response:
         params: dict[str, str] = dict(request.query_params)
         if request.method == "POST":
-            form = await request.form()
-            params.update({key: str(value) for key, value in form.items()})
+            params.update(await _form_params(request))
 
         # Until client_id and redirect_uri are known good, errors are shown to the
         # user and never redirected, so the server cannot be used as an open redirect.
@@ -680,8 +679,7 @@ def _authorize_problem(params: dict[str, str]) -> str | None:
 async def _token_params(request: Request) -> dict[str, str]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):
-        form = await request.form()
-        return {key: str(value) for key, value in form.items()}
+        return await _form_params(request)
 
     try:
         body = await request.json()
@@ -699,6 +697,13 @@ async def _token_params(request: Request) -> dict[str, str]:
             {"error": "invalid_request", "error_description": "request body must be a JSON object"},
         )
     return {key: str(value) for key, value in body.items() if value is not None}
+
+
+async def _form_params(request: Request) -> dict[str, str]:
+    # Parsed here because Starlette's form parser needs python-multipart, which the
+    # project does not install; urlencoded bodies are all the sandbox receives.
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
 
 
 def _required(params: dict[str, str], name: str) -> str:
