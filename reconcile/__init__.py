@@ -1,0 +1,1 @@
+"""Reconciliation: the daily census that repairs drift, webhook upkeep and polling."""

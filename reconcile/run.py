@@ -1,0 +1,309 @@
+"""One reconciliation run for one connection: census, compare, repair by observation.
+
+The steps, in order:
+
+1. list the projects the account can see; projects the graph has and Jira no
+   longer shows are *access lost* (their nodes stay), new ones are observed;
+2. take the id census of the visible projects and compare it with the graph;
+3. fetch missing and stale issues again in bulk and publish them as observed;
+4. fetch each extra issue on its own: a 404 confirms the deletion
+   (``IssueGone``), an answer means the issue is still there (observed again).
+
+Every repair is an observation on ``jira.inbound``; the fold turns it into
+domain events like any webhook, so the graph is never written here. Beyond the
+census, the requests grow with the number of differing issues, not with the
+size of the site.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from jiraclient.errors import JiraNotFound
+from reconcile.census import take_census
+from reconcile.counting import CountingClient
+from reconcile.drift import Drift, DriftReport, compare
+from reconcile.errors import ConnectionNotReady
+from reconcile.ports import GraphIndex, JiraApi, Publish, SiteConnection
+from reconcile.shapes import as_dict, issue_id_of, issues_of, items_of
+from streams import codec
+from streams.contract import (
+    EventData,
+    IssueGone,
+    IssueObserved,
+    ProjectAccessLost,
+    ProjectObserved,
+)
+from streams.errors import SyncError
+from streams.topics import TopicNames, entity_key
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "naumu-jira/reconcile"
+
+# bulkfetch takes at most 100 ids or keys per request.
+BULKFETCH_MAX_IDS = 100
+
+# The fold reads the whole issue, as an import or a refetch returns it.
+FETCH_FIELDS = ("*all",)
+
+
+@dataclass(frozen=True)
+class SiteFields:
+    """Site-specific custom field ids the fold needs to read an observed issue."""
+
+    sprint_field_id: str | None = None
+    epic_link_field_id: str | None = None
+
+
+@dataclass
+class _Run:
+    """Mutable bookkeeping of one run; turned into a frozen report at the end."""
+
+    connection_space_id: str
+    cloud_id: str
+    client: CountingClient
+    publish: Publish
+    topics: TopicNames
+    site_fields: SiteFields
+    dry_run: bool
+    run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    published: int = 0
+
+    async def emit(self, entity_id: str, data: EventData) -> None:
+        if self.dry_run:
+            return
+
+        key = entity_key(self.cloud_id, entity_id)
+        envelope = codec.make(data, source=SOURCE, subject=key)
+        await self.publish(self.topics.inbound, key, envelope)
+        self.published += 1
+
+    async def observe_issue(self, issue: dict[str, Any]) -> None:
+        await self.emit(
+            issue_id_of(issue),
+            IssueObserved(
+                space_id=self.connection_space_id,
+                cloud_id=self.cloud_id,
+                origin="reconcile",
+                issue=issue,
+                sprint_field_id=self.site_fields.sprint_field_id,
+                epic_link_field_id=self.site_fields.epic_link_field_id,
+                observed_at_ms=_now_ms(),
+            ),
+        )
+
+
+async def reconcile(
+    connection: SiteConnection,
+    *,
+    client: JiraApi,
+    graph: GraphIndex,
+    publish: Publish,
+    dry_run: bool = False,
+    topics: TopicNames | None = None,
+    site_fields: SiteFields | None = None,
+) -> DriftReport:
+    """Compare the connection's site with the graph and publish the observations that repair it.
+
+    With ``dry_run`` the run still reads Jira (the census and the checks of
+    extra issues) but publishes nothing. A Jira error stops the run and the
+    report comes back with ``partial`` set; an error during the census stops it
+    before any repair, because an incomplete census cannot tell deletions apart.
+    Raises ConnectionNotReady when the connection has no site yet.
+    """
+    cloud_id = connection.cloud_id
+    space_id = connection.space_id
+    if cloud_id is None:
+        raise ConnectionNotReady(
+            f"space {space_id} has no Jira site chosen yet; choose a site before reconciling"
+        )
+
+    counting = client if isinstance(client, CountingClient) else CountingClient(client)
+    calls_before = counting.calls
+    run = _Run(
+        connection_space_id=space_id,
+        cloud_id=cloud_id,
+        client=counting,
+        publish=publish,
+        topics=topics if topics is not None else TopicNames(),
+        site_fields=site_fields if site_fields is not None else SiteFields(),
+        dry_run=dry_run,
+    )
+    started = time.monotonic()
+    started_at_ms = _now_ms()
+    logger.info(
+        "reconciliation started run_id=%s space_id=%s cloud_id=%s dry_run=%s",
+        run.run_id, space_id, cloud_id, dry_run,
+    )
+
+    report = DriftReport(
+        run_id=run.run_id,
+        space_id=space_id,
+        cloud_id=cloud_id,
+        started_at_ms=started_at_ms,
+        dry_run=dry_run,
+    )
+    try:
+        report = await _reconcile(run, graph, report)
+    except SyncError as exc:
+        logger.warning(
+            "reconciliation stopped early run_id=%s space_id=%s cloud_id=%s error=%s",
+            run.run_id, space_id, cloud_id, exc,
+        )
+        report = report.model_copy(update={"partial": True, "error": str(exc)})
+
+    report = report.model_copy(
+        update={
+            "repaired": run.published if not dry_run else 0,
+            "api_calls": counting.calls - calls_before,
+            "duration_s": round(time.monotonic() - started, 3),
+        }
+    )
+    logger.info(
+        "reconciliation finished run_id=%s space_id=%s cloud_id=%s missing=%d stale=%d "
+        "extra=%d deleted=%d access_lost=%d repaired=%d api_calls=%d partial=%s",
+        run.run_id, space_id, cloud_id, report.missing, report.stale, report.extra,
+        report.deleted, report.access_lost, report.repaired, report.api_calls, report.partial,
+    )
+    return report
+
+
+async def _reconcile(run: _Run, graph: GraphIndex, report: DriftReport) -> DriftReport:
+    space_id, cloud_id, client = run.connection_space_id, run.cloud_id, run.client
+
+    projects = [as_dict(project) for project in items_of(await client.projects())]
+    visible = {str(project["id"]): project for project in projects}
+    known_projects = graph.project_ids(space_id, cloud_id)
+    lost = sorted(known_projects - visible.keys())
+    found = sorted(visible.keys() - known_projects)
+    report = report.model_copy(update={"access_lost": len(lost), "projects_found": len(found)})
+
+    calls_before_census = client.calls
+    census = await take_census(client, sorted(visible), cloud_id=cloud_id)
+    report = report.model_copy(
+        update={"census_size": len(census), "census_calls": client.calls - calls_before_census}
+    )
+
+    drift = compare(census, _versions_outside(graph, space_id, cloud_id, lost))
+    report = report.model_copy(update=drift.counts())
+    logger.info(
+        "drift found run_id=%s space_id=%s cloud_id=%s census=%d missing=%d stale=%d extra=%d "
+        "access_lost=%d",
+        run.run_id, space_id, cloud_id, len(census), len(drift.missing), len(drift.stale),
+        len(drift.extra), len(lost),
+    )
+
+    for project_id in lost:
+        logger.info(
+            "project access lost run_id=%s space_id=%s cloud_id=%s project_id=%s",
+            run.run_id, space_id, cloud_id, project_id,
+        )
+        await run.emit(
+            project_id,
+            ProjectAccessLost(
+                space_id=space_id, cloud_id=cloud_id, origin="reconcile",
+                project_id=project_id, observed_at_ms=_now_ms(),
+            ),
+        )
+    for project_id in found:
+        await run.emit(
+            project_id,
+            ProjectObserved(
+                space_id=space_id, cloud_id=cloud_id, origin="reconcile",
+                project=visible[project_id], observed_at_ms=_now_ms(),
+            ),
+        )
+
+    unreturned: list[str] = []
+    if not run.dry_run:
+        unreturned = await _refetch(run, drift)
+
+    deleted, reappeared = await _confirm(run, sorted(drift.extra) + unreturned)
+    return report.model_copy(update={"deleted": deleted, "reappeared": reappeared})
+
+
+def _versions_outside(
+    graph: GraphIndex, space_id: str, cloud_id: str, lost_projects: Iterable[str]
+) -> dict[str, int]:
+    # Issues of a project the account can no longer see answer 404 like deleted
+    # ones, so they are left out of the comparison instead of being confirmed gone.
+    lost = set(lost_projects)
+    versions = graph.issue_versions(space_id, cloud_id)
+    if not lost:
+        return dict(versions)
+    projects = graph.issue_projects(space_id, cloud_id)
+    return {
+        issue_id: updated_ms
+        for issue_id, updated_ms in versions.items()
+        if projects.get(issue_id) not in lost
+    }
+
+
+async def _refetch(run: _Run, drift: Drift) -> list[str]:
+    """Fetch missing and stale issues in bulk and observe them; return ids Jira left out."""
+    wanted = sorted(drift.to_fetch, key=_numeric_first)
+    unreturned: list[str] = []
+
+    for chunk in _chunks(wanted, BULKFETCH_MAX_IDS):
+        result = await run.client.bulkfetch(chunk, FETCH_FIELDS)
+        returned = set()
+        for issue in issues_of(result):
+            returned.add(issue_id_of(issue))
+            await run.observe_issue(issue)
+        # bulkfetch omits issues that were deleted or hidden since the census.
+        unreturned.extend(issue_id for issue_id in chunk if issue_id not in returned)
+
+    return unreturned
+
+
+async def _confirm(run: _Run, issue_ids: Sequence[str]) -> tuple[int, int]:
+    """Fetch each issue on its own; return (confirmed deleted, still present)."""
+    deleted = 0
+    present = 0
+
+    for issue_id in issue_ids:
+        try:
+            issue = as_dict(await run.client.get_issue(issue_id))
+        except JiraNotFound:
+            deleted += 1
+            logger.info(
+                "issue deletion confirmed run_id=%s space_id=%s cloud_id=%s issue_id=%s",
+                run.run_id, run.connection_space_id, run.cloud_id, issue_id,
+            )
+            await run.emit(
+                issue_id,
+                IssueGone(
+                    space_id=run.connection_space_id, cloud_id=run.cloud_id,
+                    origin="reconcile", issue_id=issue_id, observed_at_ms=_now_ms(),
+                ),
+            )
+            continue
+
+        present += 1
+        logger.info(
+            "issue outside the census still exists run_id=%s space_id=%s cloud_id=%s "
+            "issue_id=%s key=%s",
+            run.run_id, run.connection_space_id, run.cloud_id, issue_id, issue.get("key"),
+        )
+        await run.observe_issue(issue)
+
+    return deleted, present
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+def _numeric_first(value: str) -> tuple[int, str]:
+    return (int(value), value) if value.isdigit() else (0, value)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
