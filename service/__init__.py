@@ -1,0 +1,1 @@
+"""The service's processes and its command line, ``naumu-jira``."""

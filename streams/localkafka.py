@@ -19,6 +19,7 @@ creating an empty topic, and Faust creates its changelog topics itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -348,12 +349,12 @@ def _accepts_connections(host: str, port: int) -> bool:
         return False
 
 
-async def wait_ready(bootstrap: str, timeout: float = 60.0) -> None:
+async def wait_ready(bootstrap: str, wait_seconds: float = 60.0) -> None:
     """Wait until ``bootstrap`` accepts a topic creation and deletion.
 
-    Raises :class:`LocalKafkaError` when ``timeout`` seconds pass first.
+    Raises :class:`LocalKafkaError` when ``wait_seconds`` pass first.
     """
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wait_seconds
     last_error: Exception | None = None
     host, _, port = bootstrap.split(",")[0].rpartition(":")
     while time.monotonic() < deadline:
@@ -375,7 +376,7 @@ async def wait_ready(bootstrap: str, timeout: float = 60.0) -> None:
             await admin.close()
         await asyncio.sleep(0.25)
     raise LocalKafkaError(
-        f"Kafka at {bootstrap} did not accept a topic creation within {timeout:.0f} s; "
+        f"Kafka at {bootstrap} did not accept a topic creation within {wait_seconds:.0f} s; "
         f"last error: {last_error!r}"
     )
 
@@ -456,9 +457,9 @@ def start(
 
 
 async def _wait_ready_or_exit(
-    process: subprocess.Popen[bytes], bootstrap: str, timeout: float, data_dir: Path
+    process: subprocess.Popen[bytes], bootstrap: str, wait_seconds: float, data_dir: Path
 ) -> None:
-    ready = asyncio.ensure_future(wait_ready(bootstrap, timeout))
+    ready = asyncio.ensure_future(wait_ready(bootstrap, wait_seconds))
     try:
         while not ready.done():
             if process.poll() is not None:
@@ -486,17 +487,13 @@ def _wait_exit(pid: int, timeout: float) -> bool:
 
 
 def _terminate(pid: int, data_dir: Path, timeout: float) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
     if not _wait_exit(pid, timeout):
         log.warning("Kafka pid %d did not stop within %.0f s of SIGTERM; sending SIGKILL",
                     pid, timeout)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         _wait_exit(pid, 10.0)
     _CHILDREN.pop(pid, None)
     _pid_file(data_dir).unlink(missing_ok=True)

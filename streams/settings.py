@@ -24,6 +24,7 @@ VARIABLES: dict[str, str] = {
     "KAFKA_REQUEST_TIMEOUT_MS": "time a Kafka request may take before it fails, in ms",
     "KAFKA_DELIVERY_TIMEOUT_MS": "time a send may wait for the broker's acknowledgement, in ms",
     "TOPIC_PREFIX": "text put before every contract topic name (empty in production)",
+    "TOPIC_REPLICATION_FACTOR": "replicas of each topic the service creates (1 for one broker)",
     "STATE_DIR": "directory of the worker's local state (RocksDB tables)",
     "PROCESSING_GUARANTEE": "at_least_once or exactly_once (Kafka transactions)",
     "WORKER_WEB_ENABLED": "true to serve the worker's web endpoints, false to disable them",
@@ -56,6 +57,7 @@ class Settings(BaseModel):
     kafka_request_timeout_ms: int = Field(30_000, alias="KAFKA_REQUEST_TIMEOUT_MS", ge=1000)
     kafka_delivery_timeout_ms: int = Field(60_000, alias="KAFKA_DELIVERY_TIMEOUT_MS", ge=1000)
     topic_prefix: str = Field("", alias="TOPIC_PREFIX", pattern=r"^[A-Za-z0-9._-]*$")
+    topic_replication_factor: int = Field(1, alias="TOPIC_REPLICATION_FACTOR", ge=1)
     state_dir: Path = Field(Path("var/state"), alias="STATE_DIR")
     processing_guarantee: ProcessingGuarantee = Field("at_least_once", alias="PROCESSING_GUARANTEE")
     worker_web_enabled: bool = Field(True, alias="WORKER_WEB_ENABLED")

@@ -1,0 +1,187 @@
+"""Publish envelopes to Kafka and wait for the broker's acknowledgement.
+
+Every send uses ``acks=all`` and an idempotent producer, so an acknowledged
+record is on every in-sync replica and a retried request never duplicates it.
+A send that the broker does not acknowledge within the delivery timeout raises
+:class:`~streams.errors.BrokerError` naming the topic, the key and the cause;
+it never waits longer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from types import TracebackType
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.structs import RecordMetadata
+
+from streams.codec import encode
+from streams.envelope import Envelope
+from streams.errors import BrokerError
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Producer:
+    """An ``acks=all`` idempotent producer of envelopes.
+
+    Use it as an async context manager, or call :meth:`start` and :meth:`stop`.
+    With a ``transactional_id`` every send must happen inside :meth:`transaction`.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transactional_id: str | None = None,
+        client_id: str = "naumu-jira-sync",
+        linger_ms: int = 5,
+    ) -> None:
+        self._bootstrap = settings.kafka_bootstrap_servers
+        self._delivery_timeout = settings.kafka_delivery_timeout_ms / 1000
+        self._transactional_id = transactional_id
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id=client_id,
+            acks="all",
+            enable_idempotence=True,
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+            linger_ms=linger_ms,
+            transactional_id=transactional_id,
+        )
+        self._started = False
+
+    async def start(self) -> None:
+        """Connect to the brokers, failing within the delivery timeout."""
+        try:
+            async with asyncio.timeout(self._delivery_timeout):
+                await self._producer.start()
+        except (KafkaError, TimeoutError, OSError) as exc:
+            await self._producer.stop()
+            raise BrokerError(
+                f"could not connect a producer to Kafka at {self._bootstrap} within "
+                f"{self._delivery_timeout:.0f} s: {exc!r}; check KAFKA_BOOTSTRAP_SERVERS "
+                "and that the broker runs"
+            ) from exc
+        self._started = True
+        log.info("producer connected to %s (transactional_id=%s)", self._bootstrap,
+                 self._transactional_id)
+
+    async def stop(self) -> None:
+        """Flush what is pending and disconnect; safe to call twice."""
+        if not self._started:
+            return
+        self._started = False
+        try:
+            await self._producer.stop()
+        except KafkaError as exc:
+            log.warning("stopping the producer for %s failed: %r", self._bootstrap, exc)
+
+    async def __aenter__(self) -> Producer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def send(self, topic: str, key: str, envelope: Envelope) -> RecordMetadata:
+        """Publish one envelope and return its partition and offset once acknowledged."""
+        return (await self.send_batch(topic, [(key, envelope)]))[0]
+
+    async def send_batch(
+        self, topic: str, records: Iterable[tuple[str, Envelope]]
+    ) -> list[RecordMetadata]:
+        """Publish ``(key, envelope)`` pairs in order and wait for all acknowledgements.
+
+        Records with the same key keep their order. When one record fails the
+        others may still have been written; callers retry the whole batch and
+        rely on idempotent consumers (envelope ids) to drop the copies.
+        """
+        pending: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
+        key = ""
+        try:
+            async with asyncio.timeout(self._delivery_timeout):
+                for key, envelope in records:
+                    future = await self._producer.send(
+                        topic, value=encode(envelope), key=key.encode()
+                    )
+                    pending.append((key, future))
+                results = []
+                for pending_key, future in pending:
+                    key = pending_key
+                    results.append(await future)
+                return results
+        except TimeoutError as exc:
+            raise BrokerError(
+                f"Kafka at {self._bootstrap} did not acknowledge the record with key {key!r} "
+                f"on topic {topic!r} within {self._delivery_timeout:.0f} s "
+                "(KAFKA_DELIVERY_TIMEOUT_MS); check that the broker runs"
+            ) from exc
+        except KafkaError as exc:
+            raise BrokerError(
+                f"publishing the record with key {key!r} to topic {topic!r} on "
+                f"{self._bootstrap} failed: {exc!r}"
+            ) from exc
+        finally:
+            for _, future in pending:
+                if not future.done():
+                    future.cancel()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Producer]:
+        """Make every send inside the block visible atomically, or none of them.
+
+        The transaction commits when the block exits normally and aborts when it
+        raises. Consumers with ``isolation_level="read_committed"`` never see the
+        records of an aborted transaction.
+        """
+        if self._transactional_id is None:
+            raise BrokerError(
+                "transaction() needs a producer created with a transactional_id"
+            )
+
+        try:
+            await self._producer.begin_transaction()
+        except KafkaError as exc:
+            raise BrokerError(
+                f"beginning transaction {self._transactional_id!r} on {self._bootstrap} "
+                f"failed: {exc!r}"
+            ) from exc
+
+        try:
+            yield self
+        except BaseException:
+            await self._abort()
+            raise
+
+        try:
+            async with asyncio.timeout(self._delivery_timeout):
+                await self._producer.commit_transaction()
+        except (KafkaError, TimeoutError) as exc:
+            await self._abort()
+            raise BrokerError(
+                f"committing transaction {self._transactional_id!r} on {self._bootstrap} "
+                f"failed: {exc!r}; none of its records are visible to read_committed consumers"
+            ) from exc
+        log.debug("committed transaction %s", self._transactional_id)
+
+    async def _abort(self) -> None:
+        try:
+            async with asyncio.timeout(self._delivery_timeout):
+                await self._producer.abort_transaction()
+        except (KafkaError, TimeoutError) as exc:
+            # The broker aborts the transaction itself when its timeout passes.
+            log.warning("aborting transaction %s on %s failed: %r",
+                        self._transactional_id, self._bootstrap, exc)
+        else:
+            log.info("aborted transaction %s", self._transactional_id)
