@@ -75,7 +75,7 @@ class TokenStore(Protocol):
 class TokenSource(Protocol):
     """What :class:`~jiraclient.client.JiraClient` calls for a bearer token.
 
-    ``stale`` is a token Jira just answered 401 to; the source then returns a
+    ``stale`` is a token that Jira rejected with 401, and the source then returns a
     different, freshly refreshed token instead of the cached one.
     """
 
@@ -235,8 +235,8 @@ class TokenManager:
 
         refreshed = self._parse_tokens(response, previous_refresh=current.refresh_token)
 
-        # The old refresh token is retired now, so the new one must be durable
-        # before its access token is used; a crash here otherwise loses the grant.
+        # Atlassian retired the old refresh token with this response. Unless the new
+        # one is stored before its access token is used, a crash loses the grant.
         await self._store.save(connection_id, refreshed)
         self._cache[connection_id] = refreshed
         log.info(
