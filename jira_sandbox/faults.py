@@ -130,7 +130,12 @@ class FaultConfig:
                     f"delay_ms={delay!r} is invalid; use a pair [min, max] in milliseconds"
                 )
             values["delay_ms"] = (int(delay[0]), int(delay[1]))
-        return cls(**values)
+        try:
+            return cls(**values)
+        except TypeError as error:
+            raise FaultConfigError(
+                f"invalid fault settings {dict(data)!r}: {error}; use numbers for rates and times"
+            ) from error
 
     def to_json(self) -> dict[str, Any]:
         values = asdict(self)

@@ -243,8 +243,8 @@ class _FilterParser:
             raise JqlFilterError(f"Expected a value but found '{token.value}'")
         if not token.quoted and token.value.upper() in ("EMPTY", "NULL"):
             return None
-        if not token.quoted and "(" in token.value:
-            raise JqlFilterError(f"The function {token.value} is unsupported")
+        if self.position < len(self.tokens) and self.tokens[self.position].kind == "(":
+            raise JqlFilterError(f"The function {token.value}() is unsupported")
         return token.value
 
     def parse_values(self) -> tuple[JqlValue, ...]:
@@ -271,9 +271,9 @@ def _evaluate(condition: _Condition, issue: dict[str, Any]) -> bool:
     hit = bool(actual & wanted) or (wanted_empty and not actual)
     if not condition.negated:
         return hit
-    # As in JQL, `!=` and NOT IN skip issues whose field is empty unless EMPTY is listed.
+    # As in JQL, `!=` and NOT IN never match an issue whose field is empty.
     if not actual:
-        return not wanted_empty
+        return False
     return not hit
 
 
