@@ -13,7 +13,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 Node = dict[str, Any]
+
+MAX_DOCUMENT_BYTES = 10_000
 
 _WORDS_EN = (
     "order flow checkout retry payment gateway timeout cache invalidation queue consumer "
@@ -121,9 +125,11 @@ class DocumentBuilder:
         self._base_ms = base_ms
 
     def build(self) -> Node:
+        """Build a document whose compact JSON is between about 2 and 10 KB."""
         rng = self._rng
-        target_blocks = rng.randint(6, 22)
+        target_bytes = rng.randint(2_000, 9_000)
         blocks: list[Node] = [self._heading(1)]
+        size = len(orjson.dumps(blocks[0])) + 40
         makers = (
             self._marked_paragraph,
             self._marked_paragraph,
@@ -139,8 +145,13 @@ class DocumentBuilder:
             self._rule,
             self._blockquote,
         )
-        while len(blocks) < target_blocks:
-            blocks.append(rng.choice(makers)())
+        while size < target_bytes:
+            block = rng.choice(makers)()
+            block_size = len(orjson.dumps(block)) + 1
+            if size + block_size > MAX_DOCUMENT_BYTES:
+                break
+            blocks.append(block)
+            size += block_size
         return doc(*blocks)
 
     def _sentence(self) -> str:
