@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 
 CENSUS_FIELDS = ("updated",)
 
+# Jira allows up to 5000 issues per page when few fields are requested and caps
+# larger requests itself, so asking for the maximum costs nothing.
+CENSUS_PAGE_SIZE = 5000
+
 # Project ids per census query; keeps each JQL string short.
 PROJECTS_PER_QUERY = 50
 
@@ -52,7 +56,7 @@ async def take_census(
 
     for jql in census_queries(project_ids):
         pages = 0
-        async for page in client.search_jql(jql, CENSUS_FIELDS):
+        async for page in client.search_jql(jql, CENSUS_FIELDS, max_results=CENSUS_PAGE_SIZE):
             pages += 1
             for issue in issues_of(page):
                 updated = updated_of(issue)

@@ -19,10 +19,13 @@ class CountingClient:
         self.client = client
         self.calls = 0
 
-    async def search_jql(self, jql: str, fields: Sequence[str]) -> AsyncIterator[Any]:
-        # Counted before the page is read, so a page that fails still counts.
+    async def search_jql(
+        self, jql: str, fields: Sequence[str], *, max_results: int = 100
+    ) -> AsyncIterator[Any]:
+        # Each page is counted before it is read, so a page that fails still
+        # counts; the count taken for the page after the last one is given back.
         self.calls += 1
-        async for page in self.client.search_jql(jql, fields):
+        async for page in self.client.search_jql(jql, fields, max_results=max_results):
             yield page
             self.calls += 1
         self.calls -= 1

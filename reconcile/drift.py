@@ -63,7 +63,8 @@ class DriftReport(BaseModel):
     ``deleted`` counts extra issues Jira confirmed gone with a 404, and
     ``reappeared`` those Jira still returned. ``access_lost`` counts projects
     that left the account's view. ``api_calls`` counts every Jira request the run
-    made, and ``census_calls`` the part spent on the id census. ``partial`` is
+    made, ``census_calls`` the part spent on the id census and ``webhook_calls``
+    the part spent on webhook upkeep. ``partial`` is
     set when the run stopped early, and ``error`` then says why.
     """
 
@@ -85,6 +86,7 @@ class DriftReport(BaseModel):
     duration_s: float = 0.0
     api_calls: int = 0
     census_calls: int = 0
+    webhook_calls: int = 0
     webhooks_refreshed: int = 0
     webhooks_registered: int = 0
     webhook_errors: tuple[str, ...] = ()
@@ -175,5 +177,6 @@ def thread_message(report: DriftReport) -> ThreadMessagePosted:
             "error": report.error,
             "duration_s": report.duration_s,
             "census_calls": report.census_calls,
+            "webhook_calls": report.webhook_calls,
         },
     )

@@ -9,7 +9,7 @@ without I/O, which to refresh, which to register again and which to delete;
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -28,7 +28,19 @@ WEBHOOK_LIFETIME = timedelta(days=30)
 # margin before Jira deletes the registration.
 DEFAULT_REFRESH_WINDOW = timedelta(days=20)
 
-ISSUE_EVENTS = frozenset({"jira:issue_created", "jira:issue_updated", "jira:issue_deleted"})
+ISSUE_EVENTS = frozenset(
+    {
+        "jira:issue_created", "jira:issue_updated", "jira:issue_deleted",
+        "comment_created", "comment_updated", "comment_deleted",
+    }
+)
+SPRINT_EVENTS = frozenset(
+    {"sprint_created", "sprint_updated", "sprint_started", "sprint_closed", "sprint_deleted"}
+)
+
+# Dynamic webhook JQL accepts only a few fields and the operators =, !=, IN and
+# NOT IN; a filter is required, and this one matches every issue.
+MATCH_ALL_ISSUES = "project != null"
 
 
 @dataclass(frozen=True)
@@ -42,16 +54,12 @@ class WebhookSpec:
         return {"events": sorted(self.events), "jqlFilter": self.jql_filter}
 
 
-def issue_webhooks(project_keys: Iterable[str]) -> tuple[WebhookSpec, ...]:
-    """Return the service's webhook for the issue events of ``project_keys``.
-
-    Dynamic webhooks need a JQL filter, and their JQL accepts only a few fields
-    and the operators ``=``, ``!=``, ``IN`` and ``NOT IN``, so the filter names
-    the projects.
-    """
-    keys = sorted(set(project_keys))
-    quoted = ", ".join(f'"{key}"' for key in keys)
-    return (WebhookSpec(events=ISSUE_EVENTS, jql_filter=f"project IN ({quoted})"),)
+# The same entries the connect flow registers. Sprint events have an entry of
+# their own, because Jira may refuse them and that must not cost the issue events.
+DEFAULT_WEBHOOKS: tuple[WebhookSpec, ...] = (
+    WebhookSpec(events=ISSUE_EVENTS, jql_filter=MATCH_ALL_ISSUES),
+    WebhookSpec(events=SPRINT_EVENTS, jql_filter=MATCH_ALL_ISSUES),
+)
 
 
 @dataclass(frozen=True)
@@ -87,11 +95,13 @@ def plan_webhooks(
     """Decide which registrations to refresh, register again or delete.
 
     A registration serves a wanted webhook when it has the same JQL filter and at
-    least its events. A registration that serves one is refreshed when it expires
-    within ``refresh_window`` (or has no known expiry), and kept otherwise. A
-    listed registration already past its expiry is dead: it is deleted and its
-    webhook registered again. Registrations that serve no wanted webhook are
-    deleted, because an app has one webhook URL and they can only be leftovers.
+    least its events. The first one that serves it (lowest id) is refreshed when
+    it expires within ``refresh_window`` (or has no known expiry), and kept
+    otherwise. Further ones are duplicates, which would double every delivery,
+    so they are deleted. A listed registration already past its expiry is dead:
+    it is deleted and its webhook registered again. Registrations that serve no
+    wanted webhook are deleted, because an app has one webhook URL and they can
+    only be leftovers.
     """
     window_ms = int(refresh_window.total_seconds() * 1000)
     live = [item for item in registered if item.expires_at_ms is None or item.expires_at_ms > now_ms]
@@ -101,14 +111,18 @@ def plan_webhooks(
     register: list[WebhookSpec] = []
     used: set[int] = set()
     for spec in wanted:
-        serving = [item for item in live if _serves(item, spec)]
+        serving = sorted(
+            (item for item in live if item.id not in used and _serves(item, spec)),
+            key=lambda item: item.id,
+        )
         if not serving:
             register.append(spec)
             continue
-        for item in serving:
-            used.add(item.id)
-            if item.expires_at_ms is None or item.expires_at_ms - now_ms <= window_ms:
-                refresh.append(item.id)
+
+        kept = serving[0]
+        used.add(kept.id)
+        if kept.expires_at_ms is None or kept.expires_at_ms - now_ms <= window_ms:
+            refresh.append(kept.id)
 
     unused = [item.id for item in live if item.id not in used]
     return WebhookPlan(

@@ -3,17 +3,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from reconcile.webhooks import (
+    DEFAULT_WEBHOOKS,
     ISSUE_EVENTS,
     Registration,
     WebhookSpec,
-    issue_webhooks,
     plan_webhooks,
     registration_of,
 )
 
 DAY_MS = 86_400_000
 NOW = 1_733_300_000_000
-SPEC = WebhookSpec(events=ISSUE_EVENTS, jql_filter='project IN ("KAN")')
+SPEC = WebhookSpec(events=ISSUE_EVENTS, jql_filter="project != null")
 
 
 def _registration(webhook_id: int, *, expires_in_days: float | None, jql: str = SPEC.jql_filter) -> Registration:
@@ -84,12 +84,22 @@ def test_plan_fewer_events_not_serving():
     assert plan.delete == (1,)
 
 
-def test_plan_duplicates_all_refreshed():
+def test_plan_duplicate_deleted():
     plan = plan_webhooks(
         [SPEC], [_registration(2, expires_in_days=1), _registration(1, expires_in_days=3)], now_ms=NOW
     )
 
-    assert plan.refresh == (1, 2)
+    assert plan.refresh == (1,)
+    assert plan.delete == (2,)
+
+
+def test_plan_one_registration_per_spec():
+    other = WebhookSpec(events=frozenset({"jira:issue_created"}), jql_filter=SPEC.jql_filter)
+
+    plan = plan_webhooks([SPEC, other], [_registration(1, expires_in_days=29)], now_ms=NOW)
+
+    assert plan.register == (other,)
+    assert plan.delete == ()
 
 
 def test_registration_of_epoch_expiry():
@@ -119,8 +129,8 @@ def test_registration_of_unreadable_expiry():
     assert registration_of(raw).expires_at_ms is None
 
 
-def test_issue_webhooks_filter():
-    (spec,) = issue_webhooks(["KAN", "OPS", "KAN"])
+def test_default_webhooks_json():
+    issue_entry = DEFAULT_WEBHOOKS[0].to_json()
 
-    assert spec.jql_filter == 'project IN ("KAN", "OPS")'
-    assert spec.to_json()["events"] == sorted(ISSUE_EVENTS)
+    assert issue_entry["jqlFilter"] == "project != null"
+    assert issue_entry["events"] == sorted(ISSUE_EVENTS)

@@ -1,0 +1,85 @@
+"""Settings of the reconciliation scheduler and the polling fallback, and the daily clock."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+
+from reconcile.errors import InvalidSetting
+from reconcile.poll import DEFAULT_OVERLAP, DEFAULT_SEEN_MAX
+from reconcile.run import SiteFields
+from reconcile.webhooks import DEFAULT_REFRESH_WINDOW, DEFAULT_WEBHOOKS, WebhookSpec
+
+_HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def parse_daily_at(text: str) -> time:
+    """Read a UTC time of day written ``HH:MM`` (24-hour clock)."""
+    match = _HH_MM.match(text.strip())
+    if match is None:
+        raise InvalidSetting(f"daily time {text!r} is invalid; write it as HH:MM in UTC, e.g. 03:30")
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if hour > 23 or minute > 59:
+        raise InvalidSetting(f"daily time {text!r} is out of range; use 00:00 to 23:59 (UTC)")
+    return time(hour, minute, tzinfo=UTC)
+
+
+def next_run_at(now: datetime, daily_at: time) -> datetime:
+    """Return the first instant at ``daily_at`` (UTC) strictly after ``now``."""
+    if now.tzinfo is None:
+        raise InvalidSetting(f"time {now.isoformat()} has no UTC offset; pass an aware datetime")
+
+    current = now.astimezone(UTC)
+    candidate = current.replace(
+        hour=daily_at.hour, minute=daily_at.minute, second=0, microsecond=0
+    )
+    if candidate <= current:
+        candidate += timedelta(days=1)
+    return candidate
+
+
+@dataclass(frozen=True)
+class ReconcileSettings:
+    """How often and how the scheduler reconciles, keeps webhooks alive and polls.
+
+    ``tick`` is the longest the scheduler sleeps before it looks again for due
+    runs and new connections. ``post_quiet_reports`` also posts scheduled reports
+    that found nothing, which otherwise stay out of the import thread.
+    """
+
+    daily_at: time = time(3, 0, tzinfo=UTC)
+    refresh_window: timedelta = DEFAULT_REFRESH_WINDOW
+    poll_silence: timedelta = timedelta(minutes=30)
+    poll_interval: timedelta = timedelta(minutes=5)
+    poll_overlap: timedelta = DEFAULT_OVERLAP
+    seen_max: int = DEFAULT_SEEN_MAX
+    tick: timedelta = timedelta(seconds=60)
+    post_quiet_reports: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("poll_silence", "poll_interval", "tick"):
+            value: timedelta = getattr(self, name)
+            if value <= timedelta(0):
+                raise InvalidSetting(f"{name}={value} is invalid; use a positive duration")
+        if self.poll_overlap < timedelta(0):
+            raise InvalidSetting(f"poll_overlap={self.poll_overlap} is invalid; use zero or more")
+        if self.seen_max < 1:
+            raise InvalidSetting(f"seen_max={self.seen_max} is invalid; use 1 or more")
+
+
+@dataclass(frozen=True)
+class ReconcileTarget:
+    """One connection the scheduler serves, as the worker describes it.
+
+    ``daily_at`` overrides the scheduler's daily time for this connection.
+    ``webhook_url`` is where Jira delivers this connection's webhooks; the
+    scheduler keeps ``webhooks`` registered there.
+    """
+
+    space_id: str
+    cloud_id: str | None
+    webhook_url: str
+    daily_at: time | None = None
+    webhooks: tuple[WebhookSpec, ...] = DEFAULT_WEBHOOKS
+    site_fields: SiteFields = field(default_factory=SiteFields)
