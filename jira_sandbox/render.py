@@ -128,6 +128,13 @@ def project_short(site: Site, record: Project, api: int = 3) -> JsonDict:
         "name": record.name,
         "projectTypeKey": "software",
         "simplified": record.simplified,
+        "style": "next-gen" if record.simplified else "classic",
+        "projectCategory": {
+            "self": f"{site.url}/rest/api/{api}/projectCategory/10000",
+            "id": "10000",
+            "name": "Engineering",
+            "description": "Product engineering projects",
+        },
         "avatarUrls": {
             "48x48": avatar,
             "24x24": avatar + "?size=small",
@@ -143,7 +150,6 @@ def project_full(site: Site, record: Project) -> JsonDict:
     body["description"] = record.description
     body["lead"] = user(site, site.users[record.lead_account_id])
     body["issueTypes"] = [issue_type(site, site.issue_types[type_id]) for type_id in record.issue_type_ids]
-    body["style"] = "next-gen" if record.simplified else "classic"
     body["isPrivate"] = False
     body["properties"] = {}
     return body
