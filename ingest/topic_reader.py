@@ -1,0 +1,116 @@
+"""Read a topic from its beginning, then keep following it.
+
+Compacted state topics (connections, space roles, delivered webhook ids) are
+loaded this way at start: :meth:`TopicFollower.start` returns once every
+partition has been read up to the end offsets it saw when it started, and a
+background task then applies later records as they arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from ingest.errors import PublishError
+
+logger = logging.getLogger(__name__)
+
+RecordHandler = Callable[[ConsumerRecord], None]
+
+METADATA_ATTEMPTS = 50
+
+
+class TopicFollower:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        handle: RecordHandler,
+        *,
+        follow: bool = True,
+    ) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._topic = topic
+        self._handle = handle
+        self._follow = follow
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Load the topic up to its current end, then follow it in the background.
+
+        Steps: assign every partition, seek to the beginning, read until each
+        position reaches the end offset taken at start, then start following.
+        """
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        self._consumer = consumer
+
+        partitions = await self._partitions(consumer)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end_offsets = await consumer.end_offsets(partitions)
+
+        await self._read_until(consumer, end_offsets)
+        logger.info("loaded topic=%s partitions=%d", self._topic, len(partitions))
+
+        if self._follow:
+            self._task = asyncio.create_task(self._run(consumer), name=f"follow {self._topic}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        for _ in range(METADATA_ATTEMPTS):
+            await consumer.topics()
+            numbers = consumer.partitions_for_topic(self._topic)
+            if numbers:
+                return [TopicPartition(self._topic, number) for number in sorted(numbers)]
+            await asyncio.sleep(0.1)
+        raise PublishError(
+            f"topic {self._topic!r} does not exist on {self._bootstrap_servers}; "
+            "create the contract topics before starting the service"
+        )
+
+    async def _read_until(
+        self, consumer: AIOKafkaConsumer, end_offsets: dict[TopicPartition, int]
+    ) -> None:
+        pending = {tp for tp, end in end_offsets.items() if end > 0}
+        while pending:
+            batches = await consumer.getmany(timeout_ms=200)
+            self._apply(batches)
+            for tp in list(pending):
+                if await consumer.position(tp) >= end_offsets[tp]:
+                    pending.discard(tp)
+
+    async def _run(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            self._apply(batches)
+
+    def _apply(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        for tp, records in batches.items():
+            for record in records:
+                try:
+                    self._handle(record)
+                except Exception:
+                    logger.exception(
+                        "skipped unreadable record topic=%s partition=%d offset=%d",
+                        tp.topic, tp.partition, record.offset,
+                    )

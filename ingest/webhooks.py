@@ -1,0 +1,221 @@
+"""``POST /webhooks/jira/{space_id}``: the Jira webhook receiver.
+
+The path names the space, because Jira registers one URL per app and the
+service registers that URL with the space id appended. A delivery is answered
+with 2xx only once the broker acknowledged its record, so Jira retries anything
+the service could not keep. The steps: limit the size, authenticate, parse,
+drop repeats, publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import uuid
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ingest.connection import Connection, ConnectionStatus
+from ingest.context import Ingress
+from ingest.errors import (
+    NotFoundError,
+    PayloadTooLargeError,
+    PublishError,
+    ValidationError,
+)
+from ingest.metrics import WEBHOOK_DELIVERIES, WEBHOOK_PUBLISH_SECONDS
+from ingest.webhook_auth import verify_delivery
+from ingest.webhook_events import KNOWN_EVENTS, MissingEntityError, record_key
+from streams.codec import make
+from streams.contract import ObservationRejected, WebhookReceived
+from streams.topics import entity_key
+
+logger = logging.getLogger(__name__)
+
+SOURCE = "naumu-jira/ingest/webhooks"
+_DELIVERY_NAMESPACE = uuid.UUID("0b7f3f52-8f0c-4d4e-9a55-51c3c1f0de11")
+
+
+async def receive_webhook(request: Request) -> Response:
+    ingress: Ingress = request.app.state.ingress
+    space_id = request.path_params["space_id"]
+    started = time.monotonic()
+
+    body = await read_limited(request, ingress.settings.webhook_max_body_bytes)
+    connection = _connection_for(ingress, space_id)
+    cloud_id = connection.cloud_id or ""
+
+    verify_delivery(
+        request.headers,
+        body,
+        client_id=ingress.settings.client_id,
+        client_secret=ingress.settings.client_secret,
+        admin_secret=ingress.settings.admin_webhook_secret,
+        cloud_id=connection.cloud_id,
+    )
+    payload = _parse(body, space_id)
+    webhook_event = payload["webhookEvent"]
+
+    delivery_id = request.headers.get("x-atlassian-webhook-identifier") or _body_digest(body)
+    dedup_key = entity_key(cloud_id, delivery_id)
+    outcome = await ingress.single_flight(
+        dedup_key,
+        lambda: _publish(ingress, connection, request, payload, body, delivery_id, dedup_key),
+    )
+
+    WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
+    WEBHOOK_PUBLISH_SECONDS.observe(time.monotonic() - started)
+    logger.info("webhook %s space_id=%s cloud_id=%s delivery_id=%s event=%s",
+                outcome, space_id, cloud_id, delivery_id, webhook_event)
+    status = 202 if outcome == "dead_lettered" else 200
+    return JSONResponse({"delivery_id": delivery_id, "outcome": outcome}, status_code=status)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Read the body, raising :class:`PayloadTooLargeError` past ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(
+            f"the body declares {declared} bytes, over the limit of {limit} bytes "
+            "(WEBHOOK_MAX_BODY_BYTES)"
+        )
+
+    # Content-Length can be absent (chunked) or wrong, so count while reading too.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(
+                f"the body exceeds the limit of {limit} bytes (WEBHOOK_MAX_BODY_BYTES)"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _connection_for(ingress: Ingress, space_id: str) -> Connection:
+    connection = ingress.registry.get(space_id)
+    if connection is None or connection.status is not ConnectionStatus.ACTIVE:
+        status = "no connection" if connection is None else f"status {connection.status}"
+        # 404 is not one of the statuses Jira retries, so a stale registration goes quiet.
+        raise NotFoundError(
+            f"space {space_id} has {status}; webhooks are accepted only for an active "
+            "Jira connection"
+        )
+    return connection
+
+
+def _parse(body: bytes, space_id: str) -> dict[str, Any]:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(
+            f"the webhook body for space {space_id} is not valid JSON ({exc})"
+        ) from None
+    if not isinstance(payload, dict):
+        raise ValidationError(
+            f"the webhook body is a JSON {type(payload).__name__}; expected an object "
+            "with a webhookEvent"
+        )
+
+    event = payload.get("webhookEvent")
+    if event not in KNOWN_EVENTS:
+        raise ValidationError(
+            f"webhookEvent {event!r} is not an event this service handles; "
+            f"known events: {', '.join(sorted(KNOWN_EVENTS))}"
+        )
+    return payload
+
+
+def _body_digest(body: bytes) -> str:
+    # Deliveries without an identifier header are deduplicated by content instead.
+    return "sha256-" + hashlib.sha256(body).hexdigest()
+
+
+async def _publish(
+    ingress: Ingress,
+    connection: Connection,
+    request: Request,
+    payload: dict[str, Any],
+    body: bytes,
+    delivery_id: str,
+    dedup_key: str,
+) -> str:
+    if ingress.deliveries.seen(dedup_key):
+        return "duplicate"
+
+    cloud_id = connection.cloud_id or ""
+    received_at_ms = int(time.time() * 1000)
+    topics = ingress.settings.topics
+    try:
+        key = record_key(cloud_id, payload["webhookEvent"], payload)
+    except MissingEntityError as exc:
+        await _send(ingress, topics.dead_letter, entity_key(cloud_id, "webhook"), make(
+            ObservationRejected(
+                space_id=connection.space_id,
+                cloud_id=cloud_id,
+                reason=f"{payload['webhookEvent']} delivery {delivery_id}: {exc}",
+                source_topic=f"POST /webhooks/jira/{connection.space_id}",
+                source_partition=-1,
+                source_offset=-1,
+                raw=body.decode("utf-8", "replace"),
+            ),
+            source=SOURCE,
+            subject=entity_key(cloud_id, "webhook"),
+        ))
+        await _record(ingress, dedup_key, connection, received_at_ms)
+        return "dead_lettered"
+
+    retry_header = request.headers.get("x-atlassian-webhook-retry", "0")
+    received = WebhookReceived(
+        space_id=connection.space_id,
+        cloud_id=cloud_id,
+        delivery_id=delivery_id,
+        webhook_event=payload["webhookEvent"],
+        retry=int(retry_header) if retry_header.isdigit() else 0,
+        received_at_ms=received_at_ms,
+        payload=payload,
+    )
+    envelope = make(
+        received,
+        source=SOURCE,
+        subject=key,
+        event_id=str(uuid.uuid5(_DELIVERY_NAMESPACE, dedup_key)),
+    )
+    await _send(ingress, topics.inbound, key, envelope)
+    await _record(ingress, dedup_key, connection, received_at_ms)
+    return "published"
+
+
+async def _send(ingress: Ingress, topic: str, key: str, envelope: Any) -> None:
+    try:
+        await ingress.producer.send(topic, key, envelope)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        logger.warning("broker did not acknowledge topic=%s key=%s: %r", topic, key, exc)
+        raise PublishError(
+            f"the broker did not acknowledge the record for {key} on {topic}; "
+            "Jira retries the delivery"
+        ) from exc
+
+
+async def _record(
+    ingress: Ingress, dedup_key: str, connection: Connection, received_at_ms: int
+) -> None:
+    # The observation is already safe; a lost delivery record only risks one
+    # duplicate after a restart, which the fold absorbs, so it does not fail the request.
+    try:
+        await ingress.deliveries.record(
+            dedup_key, space_id=connection.space_id, received_at_ms=received_at_ms
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        logger.warning("delivery id not recorded key=%s space_id=%s: %r",
+                       dedup_key, connection.space_id, exc)
