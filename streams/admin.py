@@ -7,7 +7,9 @@ that differs from the spec) without changing it unless ``fix_drift`` is set.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -94,9 +96,10 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
 
         missing = [spec for name, spec in wanted.items() if name not in existing]
-        created = await _create(admin, missing, replication_factor)
+        created, raced = await _create(admin, missing, replication_factor)
+        await _wait_visible(admin, created + raced, request_timeout_ms / 1000)
 
-        present = [spec for name, spec in wanted.items() if name in existing]
+        present = [spec for name, spec in wanted.items() if name not in created]
         drift = await _find_drift(admin, present)
 
         fixed: list[Drift] = []
@@ -120,9 +123,10 @@ async def ensure_topics(
 
 async def _create(
     admin: AIOKafkaAdminClient, specs: list[TopicSpec], replication_factor: int
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
+    """Create ``specs`` and return the names created and those that already existed."""
     if not specs:
-        return []
+        return [], []
 
     requests = [
         NewTopic(spec.name, spec.partitions, replication_factor, topic_configs=dict(spec.configs))
@@ -130,18 +134,41 @@ async def _create(
     ]
     response = await admin.create_topics(requests)
 
-    created = []
+    created: list[str] = []
+    raced: list[str] = []
     for result in response.to_object()["topic_errors"]:
         code, name = result["error_code"], result["topic"]
-        # Another process may have created the topic between listing and creating.
-        if code in (0, _TOPIC_ALREADY_EXISTS):
+        if code == 0:
             created.append(name)
             log.info("created topic %s", name)
-            continue
-        raise TopicAdminError(
-            f"creating topic {name!r} failed with error code {code}: {result['error_message']}"
-        )
-    return created
+        elif code == _TOPIC_ALREADY_EXISTS:
+            # Created by another client, or so recently that the broker's
+            # metadata did not list it yet: it is checked for drift instead.
+            raced.append(name)
+        else:
+            raise TopicAdminError(
+                f"creating topic {name!r} failed with error code {code}: {result['error_message']}"
+            )
+    return created, raced
+
+
+async def _wait_visible(admin: AIOKafkaAdminClient, names: list[str], wait_seconds: float) -> None:
+    # The controller acknowledges a creation before every broker's metadata cache
+    # lists the topic; waiting here means the caller can use the topics at once.
+    deadline = time.monotonic() + wait_seconds
+    pending = list(names)
+    while pending:
+        described = await admin.describe_topics(pending)
+        pending = [item["topic"] for item in described
+                   if item["error_code"] or not item["partitions"]]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise TopicAdminError(
+                f"topics {pending} were created but the broker did not list them within "
+                f"{wait_seconds:.0f} s; check the broker's log"
+            )
+        await asyncio.sleep(0.1)
 
 
 async def _find_drift(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> list[Drift]:
