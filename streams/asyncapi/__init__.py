@@ -48,8 +48,8 @@ def write(out: Path) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
 
-    # A schema file that is not generated any more belongs to a removed type or
-    # an older version that was not frozen; keeping it would publish a stale shape.
+    # A schema file that is no longer generated belongs to a removed type or to an
+    # older version that was not frozen. Keeping it would publish a stale shape.
     for path in sorted((out / SCHEMAS_DIR).glob("*.json")):
         if f"{SCHEMAS_DIR}/{path.name}" not in files:
             log.info("deleting schema file %s, which is no longer generated", path)

@@ -2,8 +2,8 @@
 
 Channels are the topics of :mod:`streams.topics`; each message is one event
 type's CloudEvents envelope with ``data`` pointing at the schema generated from
-its model; operations say which process sends or receives what, from the
-service's point of view.
+its model; operations state which process sends or receives which types, from
+the service's point of view.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ CONTRACT_VERSION = "1.0.0"
 SCHEMAS_POINTER = "#/components/schemas/"
 ENVELOPE_COMPONENT = "CloudEventsEnvelope"
 
-# Settings that the Kafka binding's TopicConfiguration object defines; every
-# other setting of a topic goes into the binding's x-configs extension.
+# Settings that the Kafka binding's TopicConfiguration object defines. The
+# binding allows no other keys there, so x-configs carries every setting verbatim.
 _TYPED_CONFIGS = {"retention.ms", "retention.bytes", "delete.retention.ms", "max.message.bytes"}
 
 _DESCRIPTION = (
@@ -71,6 +71,7 @@ def _topic_configuration(configs: dict[str, str]) -> dict[str, Any]:
 
 
 def retention_text(configs: dict[str, str]) -> str:
+    """Return how long a topic with ``configs`` keeps its records, as one sentence."""
     policy = configs.get("cleanup.policy", "delete")
     if "compact" in policy:
         return "Compacted: the latest record per key is kept."
@@ -172,7 +173,7 @@ def _operation(
     operation: routes.Operation, channel: dict[str, Any], type_of: dict[str, DataSchema]
 ) -> dict[str, Any]:
     # A receiver also reads records of older versions still kept on the topic.
-    wanted = [
+    selected = [
         name for name in channel["messages"]
         if type_of[name].event_type in operation.types
         and (type_of[name].current or operation.action == "receive")
@@ -184,9 +185,9 @@ def _operation(
         "tags": [{"name": operation.process}],
         "x-process": operation.process,
     }
-    if wanted:
+    if selected:
         body["messages"] = [
-            {"$ref": f"#/channels/{operation.topic}/messages/{name}"} for name in wanted
+            {"$ref": f"#/channels/{operation.topic}/messages/{name}"} for name in selected
         ]
     return body
 

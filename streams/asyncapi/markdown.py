@@ -89,9 +89,8 @@ version of every type is listed above.
   type, making an optional field required, or changing the set of allowed values of a
   closed field (such as `outcome` or `kind`) needs a new `schemaversion`. The change
   comes with an upcaster in `streams/codec.py`, which brings records of the old version
-  up to the new one on read, and with a frozen copy of the old schema in
-  `streams/asyncapi/frozen/`, so both versions stay published while the kept topics
-  still hold old records.
+  up to the new one on read. The old schema is copied into `streams/asyncapi/frozen/`,
+  so both versions stay published while the kept topics still contain old records.
 - **Readers first.** A consumer that meets a version newer than it knows fails on that
   record (the service raises `SchemaVersionError`), so consumers are upgraded before
   producers write a new version.

@@ -1,8 +1,9 @@
-"""Which event types travel on which topic, and which process sends or receives them.
+"""The event types each topic carries, and the process that sends or receives them.
 
 The contract module declares the payload of each event type and the topics
-module declares each topic. This table joins the two: it is the single place
-that says where an event type may appear, and the documents are generated from it.
+module declares each topic. These tables join the two. They are the single
+place that states where an event type may appear, and the documents are
+generated from them.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ GRAPH_CHANGE_TYPES: tuple[str, ...] = (
     "naumu.schema.option_added",
 )
 
-# Topic name -> the event types its records may carry. A topic with no types
-# holds records that are not envelopes and are private to the service.
+# Topic name -> the event types its records may carry. The records of a topic
+# with no types are not envelopes and are private to the service.
 TOPIC_TYPES: dict[str, tuple[str, ...]] = {
     topics.INBOUND.name: (
         "jira.webhook.received",

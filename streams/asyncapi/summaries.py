@@ -1,4 +1,4 @@
-"""What each event type means, in one sentence, for the published documents."""
+"""One-sentence meaning of each event type, for the published documents."""
 
 from __future__ import annotations
 
