@@ -139,7 +139,7 @@ def _process_list(topic: str, action: routes.Action) -> str:
     })
     if not processes:
         return "other Naumu services" if action == "send" else "other Naumu services only"
-    return ", ".join(f"the {process}" for process in processes)
+    return " and ".join(f"the {process}" for process in processes)
 
 
 def _topic_section(spec: topics.TopicSpec) -> list[str]:
