@@ -13,24 +13,43 @@ from jira_sandbox.generator import build_world
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m jira_sandbox", description="Serve a simulated Jira Cloud on 127.0.0.1.")
-    parser.add_argument("--port", type=int, default=8765, help="TCP port on 127.0.0.1 (default 8765)")
-    parser.add_argument("--seed", type=int, default=7, help="generator seed; the same seed builds the same sites")
+    parser = argparse.ArgumentParser(
+        prog="python -m jira_sandbox", description="Serve a simulated Jira Cloud on 127.0.0.1."
+    )
+    parser.add_argument(
+        "--port", type=int, default=8765, help="TCP port on 127.0.0.1 (default 8765)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=7, help="generator seed; the same seed builds the same sites"
+    )
     parser.add_argument("--sites", type=int, default=2, help="number of sites")
     parser.add_argument("--projects", type=int, default=3, help="projects per site")
     parser.add_argument("--issues", type=int, default=2000, help="issues per site")
     parser.add_argument("--users", type=int, default=12, help="users per site")
     parser.add_argument("--sprints", type=int, default=4, help="sprints per board")
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="OAuth client id")
-    parser.add_argument("--client-secret", default=None, help="OAuth client secret (random when omitted)")
-    parser.add_argument("--redirect-uri", action="append", default=None, help="allowed OAuth redirect URI (repeatable)")
-    parser.add_argument("--auto-consent", action="store_true", help="grant consent without showing the consent page")
+    parser.add_argument(
+        "--client-secret", default=None, help="OAuth client secret (random when omitted)"
+    )
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=None,
+        help="allowed OAuth redirect URI (repeatable)",
+    )
+    parser.add_argument(
+        "--auto-consent", action="store_true", help="grant consent without showing the consent page"
+    )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     world = build_world(
-        args.seed, sites=args.sites, projects_per_site=args.projects, issues=args.issues,
-        users=args.users, sprints_per_board=args.sprints,
+        args.seed,
+        sites=args.sites,
+        projects_per_site=args.projects,
+        issues=args.issues,
+        users=args.users,
+        sprints_per_board=args.sprints,
     )
     client_secret = args.client_secret or secrets.token_urlsafe(24)
     app = create_app(

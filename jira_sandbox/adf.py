@@ -19,13 +19,54 @@ Node = dict[str, Any]
 
 MAX_DOCUMENT_BYTES = 10_000
 
-_WORDS_EN = (
-    "order flow checkout retry payment gateway timeout cache invalidation queue consumer "
-    "deploy rollback migration schema index latency dashboard alert metric export import "
-    "token refresh session login webhook sync conflict backlog estimate review release"
-).split()
-_WORDS_RU = "заказ оплата ошибка сервер очередь релиз проверка данные отчёт задача".split()
-_WORDS_CJK = "注文 決済 エラー 再試行 同期 数据 服务器 发布 测试 队列".split()
+_WORDS_EN = [
+    "order",
+    "flow",
+    "checkout",
+    "retry",
+    "payment",
+    "gateway",
+    "timeout",
+    "cache",
+    "invalidation",
+    "queue",
+    "consumer",
+    "deploy",
+    "rollback",
+    "migration",
+    "schema",
+    "index",
+    "latency",
+    "dashboard",
+    "alert",
+    "metric",
+    "export",
+    "import",
+    "token",
+    "refresh",
+    "session",
+    "login",
+    "webhook",
+    "sync",
+    "conflict",
+    "backlog",
+    "estimate",
+    "review",
+    "release",
+]
+_WORDS_RU = [
+    "заказ",
+    "оплата",
+    "ошибка",
+    "сервер",
+    "очередь",
+    "релиз",
+    "проверка",
+    "данные",
+    "отчёт",
+    "задача",
+]
+_WORDS_CJK = ["注文", "決済", "エラー", "再試行", "同期", "数据", "服务器", "发布", "测试", "队列"]
 _EMOJI = (
     (":smile:", "1f604", "😄"),
     (":rocket:", "1f680", "🚀"),
@@ -255,7 +296,11 @@ class DocumentBuilder:
         header = {
             "type": "tableRow",
             "content": [
-                {"type": "tableHeader", "attrs": {}, "content": [paragraph(text(rng.choice(_WORDS_EN)))]}
+                {
+                    "type": "tableHeader",
+                    "attrs": {},
+                    "content": [paragraph(text(rng.choice(_WORDS_EN)))],
+                }
                 for _ in range(columns)
             ],
         }
@@ -272,13 +317,20 @@ class DocumentBuilder:
             )
         return {
             "type": "table",
-            "attrs": {"isNumberColumnEnabled": False, "layout": "default", "localId": self._local_id()},
+            "attrs": {
+                "isNumberColumnEnabled": False,
+                "layout": "default",
+                "localId": self._local_id(),
+            },
             "content": rows,
         }
 
     def _code_block(self) -> Node:
         rng = self._rng
-        lines = [f"{rng.choice(_WORDS_EN)}_{i} = {rng.randint(0, 9999)}" for i in range(rng.randint(2, 8))]
+        lines = [
+            f"{rng.choice(_WORDS_EN)}_{i} = {rng.randint(0, 9999)}"
+            for i in range(rng.randint(2, 8))
+        ]
         return {
             "type": "codeBlock",
             "attrs": {"language": rng.choice(_CODE_LANGUAGES)},

@@ -46,7 +46,7 @@ class Clock:
         Raises ValueError for a negative total, because time only moves
         forward in the sandbox.
         """
-        delta_ms = int(round((days * 86_400 + seconds) * 1000))
+        delta_ms = round((days * 86_400 + seconds) * 1000)
         if delta_ms < 0:
             raise ValueError(
                 f"cannot move the clock backwards by {delta_ms} ms; pass a positive days or seconds value"

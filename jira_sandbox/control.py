@@ -36,10 +36,16 @@ def _human_actor(site: Site, body: dict[str, Any]) -> str:
     actor = body.get("actor")
     if isinstance(actor, str):
         if actor not in site.users:
-            raise JiraApiError(400, errors={"actor": f"User '{actor}' does not exist on site {site.name}."})
+            raise JiraApiError(
+                400, errors={"actor": f"User '{actor}' does not exist on site {site.name}."}
+            )
         return actor
     for user in site.users.values():
-        if user.active and user.account_type == "atlassian" and user.account_id != site.app_account_id:
+        if (
+            user.active
+            and user.account_type == "atlassian"
+            and user.account_id != site.app_account_id
+        ):
             return user.account_id
     return site.app_account_id
 
@@ -101,7 +107,9 @@ class ControlApi:
     async def advance_clock(self, request: Request) -> Response:
         body = await read_json(request)
         try:
-            self.context.world.clock.advance(days=float(body.get("days", 0)), seconds=float(body.get("seconds", 0)))
+            self.context.world.clock.advance(
+                days=float(body.get("days", 0)), seconds=float(body.get("seconds", 0))
+            )
         except (TypeError, ValueError) as error:
             raise JiraApiError(400, [str(error)]) from error
         return JSONResponse({"now_ms": self.context.world.clock.peek_ms()})
@@ -169,7 +177,9 @@ class ControlApi:
         if "parent" in body:
             parent = site.find_issue(str(body["parent"])) if body["parent"] is not None else None
             if body["parent"] is not None and parent is None:
-                raise JiraApiError(400, errors={"parent": f"Issue '{body['parent']}' does not exist."})
+                raise JiraApiError(
+                    400, errors={"parent": f"Issue '{body['parent']}' does not exist."}
+                )
             changes["parent_id"] = parent.id if parent is not None else None
         site.edit_issue(issue, actor_id=_human_actor(site, body), **changes)
         return JSONResponse(_issue_summary(site, issue.key))
@@ -187,11 +197,17 @@ class ControlApi:
         body = await read_json(request)
         actor = _human_actor(site, body)
         if "transition" in body:
-            site.transition(issue, str(body["transition"]), resolution_id=body.get("resolution"), actor_id=actor)
+            site.transition(
+                issue, str(body["transition"]), resolution_id=body.get("resolution"), actor_id=actor
+            )
         elif "status" in body:
-            site.move_to_status(issue, str(body["status"]), resolution_id=body.get("resolution"), actor_id=actor)
+            site.move_to_status(
+                issue, str(body["status"]), resolution_id=body.get("resolution"), actor_id=actor
+            )
         else:
-            raise JiraApiError(400, ["Give either 'transition' (an id) or 'status' (a name or id)."])
+            raise JiraApiError(
+                400, ["Give either 'transition' (an id) or 'status' (a name or id)."]
+            )
         return JSONResponse(_issue_summary(site, issue.key))
 
     async def move(self, request: Request) -> Response:
@@ -214,13 +230,17 @@ class ControlApi:
     async def create_sprint(self, request: Request) -> Response:
         site = self.context.site(request)
         body = await read_json(request)
-        sprint = site.create_sprint(int(body.get("board", 0)), str(body.get("name", "Sprint")), goal=body.get("goal"))
+        sprint = site.create_sprint(
+            int(body.get("board", 0)), str(body.get("name", "Sprint")), goal=body.get("goal")
+        )
         return JSONResponse(render.sprint_agile(site, sprint), status_code=201)
 
     async def start_sprint(self, request: Request) -> Response:
         site = self.context.site(request)
         body = await read_json(request)
-        sprint = site.start_sprint(request.path_params["sprint_id"], days=float(body.get("days", 14)))
+        sprint = site.start_sprint(
+            request.path_params["sprint_id"], days=float(body.get("days", 14))
+        )
         return JSONResponse(render.sprint_agile(site, sprint))
 
     async def close_sprint(self, request: Request) -> Response:
@@ -232,17 +252,23 @@ class ControlApi:
         site = self.context.site(request)
         body = await read_json(request)
         issues = [site.visible_issue(str(key), None) for key in body.get("issues") or []]
-        site.move_to_sprint(request.path_params["sprint_id"], issues, actor_id=_human_actor(site, body))
+        site.move_to_sprint(
+            request.path_params["sprint_id"], issues, actor_id=_human_actor(site, body)
+        )
         return Response(status_code=204)
 
     async def hide(self, request: Request) -> Response:
         site = self.context.site(request)
         body = await read_json(request)
-        site.hide_project(str(body.get("account") or site.app_account_id), request.path_params["project"])
+        site.hide_project(
+            str(body.get("account") or site.app_account_id), request.path_params["project"]
+        )
         return Response(status_code=204)
 
     async def unhide(self, request: Request) -> Response:
         site = self.context.site(request)
         body = await read_json(request)
-        site.unhide_project(str(body.get("account") or site.app_account_id), request.path_params["project"])
+        site.unhide_project(
+            str(body.get("account") or site.app_account_id), request.path_params["project"]
+        )
         return Response(status_code=204)

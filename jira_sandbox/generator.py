@@ -40,26 +40,78 @@ DAY_MS = 86_400_000
 SITE_NAMES = ("acme-dev", "globex", "initech", "umbrella-labs", "hooli", "stark-eng")
 SPRINT_FIELD_IDS = ("customfield_10020", "customfield_10107")
 TIME_ZONES = (
-    "Asia/Kolkata", "Europe/Berlin", "America/New_York", "UTC", "Australia/Sydney",
-    "America/Los_Angeles", "Asia/Tokyo", "Europe/Moscow",
+    "Asia/Kolkata",
+    "Europe/Berlin",
+    "America/New_York",
+    "UTC",
+    "Australia/Sydney",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Europe/Moscow",
 )
-FIRST_NAMES = ("Alex", "Blair", "Casey", "Dana", "Emery", "Finley", "Gray", "Harper", "Алекс", "Блэр", "美咲", "翔太")
+FIRST_NAMES = (
+    "Alex",
+    "Blair",
+    "Casey",
+    "Dana",
+    "Emery",
+    "Finley",
+    "Gray",
+    "Harper",
+    "Алекс",
+    "Блэр",
+    "美咲",
+    "翔太",
+)
 LAST_NAMES = ("Example", "Sample", "Tester", "Placeholder", "Пример", "Образец", "山田", "佐藤")
 PROJECT_NAMES = (
-    ("CORE", "Core Platform"), ("WEB", "Web Storefront"), ("OPS", "Operations"),
-    ("MOB", "Mobile Apps"), ("DATA", "Data Pipeline"), ("SEC", "Security"),
-    ("API", "Public API"), ("INF", "Infrastructure"),
+    ("CORE", "Core Platform"),
+    ("WEB", "Web Storefront"),
+    ("OPS", "Operations"),
+    ("MOB", "Mobile Apps"),
+    ("DATA", "Data Pipeline"),
+    ("SEC", "Security"),
+    ("API", "Public API"),
+    ("INF", "Infrastructure"),
 )
 LABELS = (
-    "backend", "frontend", "tech-debt", "customer", "regression", "perf", "ux",
-    "security", "release-blocker", "needs-triage", "релиз", "バグ",
+    "backend",
+    "frontend",
+    "tech-debt",
+    "customer",
+    "regression",
+    "perf",
+    "ux",
+    "security",
+    "release-blocker",
+    "needs-triage",
+    "релиз",
+    "バグ",
 )
-SUMMARY_VERBS = ("Fix", "Add", "Investigate", "Refactor", "Document", "Remove", "Migrate", "Speed up")
+SUMMARY_VERBS = (
+    "Fix",
+    "Add",
+    "Investigate",
+    "Refactor",
+    "Document",
+    "Remove",
+    "Migrate",
+    "Speed up",
+)
 SUMMARY_OBJECTS = (
-    "checkout retry logic", "payment gateway timeout", "login session refresh",
-    "dashboard export to CSV", "webhook delivery backoff", "search index rebuild",
-    "отчёт о продажах", "очередь уведомлений", "決済エラーの表示", "用户资料同步",
-    "dark mode 🌙 toggle", "release notes 🚀", "cache invalidation on deploy",
+    "checkout retry logic",
+    "payment gateway timeout",
+    "login session refresh",
+    "dashboard export to CSV",
+    "webhook delivery backoff",
+    "search index rebuild",
+    "отчёт о продажах",
+    "очередь уведомлений",
+    "決済エラーの表示",
+    "用户资料同步",
+    "dark mode 🌙 toggle",
+    "release notes 🚀",
+    "cache invalidation on deploy",
 )
 
 STATUS_CATALOGUE = (
@@ -90,7 +142,9 @@ COMPANY_TYPES = (
     IssueType("10001", "Story", 0, "Functionality or a feature expressed as a user goal.", 10315),
     IssueType("10002", "Task", 0, "A small, distinct piece of work.", 10318),
     IssueType("10003", "Bug", 0, "A problem or error.", 10303),
-    IssueType("10004", "Sub-task", -1, "A small piece of work that's part of a larger task.", 10316),
+    IssueType(
+        "10004", "Sub-task", -1, "A small piece of work that's part of a larger task.", 10316
+    ),
     IssueType("10005", "Spike", 0, "Time-boxed research to answer a question.", 10311),
 )
 
@@ -204,7 +258,8 @@ class _SiteBuilder:
         self.sprints_per_board = sprints_per_board
         self.site = Site(
             cloud_id=_uuid(self.rng),
-            name=SITE_NAMES[index % len(SITE_NAMES)] + ("" if index < len(SITE_NAMES) else f"-{index}"),
+            name=SITE_NAMES[index % len(SITE_NAMES)]
+            + ("" if index < len(SITE_NAMES) else f"-{index}"),
             clock=world.clock,
             app_account_id=admin.account_id,
             sprint_field_id=SPRINT_FIELD_IDS[index % len(SPRINT_FIELD_IDS)],
@@ -240,8 +295,14 @@ class _SiteBuilder:
         site.users[admin_user.account_id] = admin_user
         for user in _make_users(self.rng, self.user_count):
             site.users[user.account_id] = user
-        self.assignable = [user.account_id for user in site.users.values() if user.active and user.account_type == "atlassian"]
-        self.everyone = [user.account_id for user in site.users.values() if user.account_type == "atlassian"]
+        self.assignable = [
+            user.account_id
+            for user in site.users.values()
+            if user.active and user.account_type == "atlassian"
+        ]
+        self.everyone = [
+            user.account_id for user in site.users.values() if user.account_type == "atlassian"
+        ]
 
     def _projects(self) -> None:
         site = self.site
@@ -329,7 +390,8 @@ class _SiteBuilder:
         standard_types = [item for item in types if item.hierarchy_level == 0]
         workflow = site.workflows[project.workflow_id]
         open_sprints = [
-            sprint.id for sprint in site.sprints.values()
+            sprint.id
+            for sprint in site.sprints.values()
             if site.boards[sprint.board_id].project_id == project.id
         ]
 
@@ -344,7 +406,9 @@ class _SiteBuilder:
                 issue_type, parent_id = epic_type, None
             elif position < epic_count + standard_count:
                 issue_type = standard_types[rng.randrange(len(standard_types))]
-                parent_id = epics[rng.randrange(len(epics))] if epics and rng.random() < 0.5 else None
+                parent_id = (
+                    epics[rng.randrange(len(epics))] if epics and rng.random() < 0.5 else None
+                )
             else:
                 issue_type, parent_id = subtask_type, standards[rng.randrange(len(standards))]
             issue = self._issue(project, issue_type, parent_id, workflow, open_sprints)
@@ -385,7 +449,9 @@ class _SiteBuilder:
             updated_ms=updated,
             status_changed_ms=updated,
             priority_id=None if roll > 0.95 else PRIORITIES[rng.randrange(5)].id,
-            assignee_id=None if rng.random() < 0.2 else self.assignable[rng.randrange(len(self.assignable))],
+            assignee_id=None
+            if rng.random() < 0.2
+            else self.assignable[rng.randrange(len(self.assignable))],
             parent_id=parent_id,
             labels=sorted(set(rng.sample(LABELS, rng.randrange(4)))),
             sprint_ids=(
@@ -412,11 +478,21 @@ class _SiteBuilder:
         status = site.statuses[issue.status_id]
         items: list[dict[str, Any]] = [
             {
-                "field": "status", "fieldtype": "jira", "fieldId": "status",
-                "from": "10000", "fromString": "To Do", "to": status.id, "toString": status.name,
+                "field": "status",
+                "fieldtype": "jira",
+                "fieldId": "status",
+                "from": "10000",
+                "fromString": "To Do",
+                "to": status.id,
+                "toString": status.name,
             }
         ]
-        entry = History(id=site.next_history_id, author_id=author, created_ms=max(created, updated - 1), items=items)
+        entry = History(
+            id=site.next_history_id,
+            author_id=author,
+            created_ms=max(created, updated - 1),
+            items=items,
+        )
         site.next_history_id += 1
         issue.histories.append(entry)
 
@@ -428,10 +504,24 @@ class _SiteBuilder:
             body = {
                 "type": "doc",
                 "version": 1,
-                "content": [{"type": "paragraph", "content": [{"type": "text", "text": f"Comment {position + 1} on {issue.key}."}]}],
+                "content": [
+                    {
+                        "type": "paragraph",
+                        "content": [
+                            {"type": "text", "text": f"Comment {position + 1} on {issue.key}."}
+                        ],
+                    }
+                ],
             }
             issue.comments.append(
-                Comment(id=site.next_comment_id, author_id=author, body=body, created_ms=at, updated_ms=at, update_author_id=author)
+                Comment(
+                    id=site.next_comment_id,
+                    author_id=author,
+                    body=body,
+                    created_ms=at,
+                    updated_ms=at,
+                    update_author_id=author,
+                )
             )
             site.next_comment_id += 1
 
@@ -457,7 +547,8 @@ def build_world(
     admins = [
         Account(
             account_id=f"557058:{_uuid(rng)}" if index % 2 == 0 else f"{rng.getrandbits(96):024x}",
-            display_name=("Admin Example", "Админ Пример", "管理者 例")[index % 3] + ("" if index < 3 else f" {index}"),
+            display_name=("Admin Example", "Админ Пример", "管理者 例")[index % 3]
+            + ("" if index < 3 else f" {index}"),
             email=f"admin{index}@example.com" if index % 2 == 0 else None,
             time_zone=("Asia/Kolkata", "America/New_York", "Europe/Berlin")[index % 3],
         )
@@ -466,8 +557,14 @@ def build_world(
 
     for index in range(sites):
         builder = _SiteBuilder(
-            world, seed, index, admins[index],
-            projects=projects_per_site, issues=issues, users=users, sprints_per_board=sprints_per_board,
+            world,
+            seed,
+            index,
+            admins[index],
+            projects=projects_per_site,
+            issues=issues,
+            users=users,
+            sprints_per_board=sprints_per_board,
         )
         site = builder.build()
         world.add_site(site)

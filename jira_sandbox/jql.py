@@ -61,7 +61,9 @@ def tokenize(text: str) -> list[Token]:
     while position < stripped_length:
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
-            raise jql_error(f"Error in the JQL Query: The character '{text[position]}' is a reserved JQL character. (line 1, character {position + 1})")
+            raise jql_error(
+                f"Error in the JQL Query: The character '{text[position]}' is a reserved JQL character. (line 1, character {position + 1})"
+            )
         position = match.end()
         if match.group("string") is not None:
             raw = match.group("string")[1:-1]
@@ -98,9 +100,11 @@ def _sort_function(site: Site, field: str) -> Callable[[IssueRecord], object]:
     if field == "id":
         return lambda issue: issue.id
     if field in {"key", "issuekey"}:
+
         def by_key(issue: IssueRecord) -> object:
             project_key, _, number = issue.key.rpartition("-")
             return (project_key, int(number))
+
         return by_key
     if field == "updated":
         return lambda issue: issue.updated_ms
@@ -109,12 +113,20 @@ def _sort_function(site: Site, field: str) -> Callable[[IssueRecord], object]:
     if field == "priority":
         # Highest first when descending, with unset priorities last either way.
         return lambda issue: -int(issue.priority_id) if issue.priority_id else -99
-    raise jql_error(f"Error in the JQL Query: Field '{field}' does not exist or you do not have permission to view it.")
+    raise jql_error(
+        f"Error in the JQL Query: Field '{field}' does not exist or you do not have permission to view it."
+    )
 
 
 class _Parser:
     def __init__(
-        self, tokens: list[Token], site: Site, *, account_id: str | None, time_zone: str, now_ms: int
+        self,
+        tokens: list[Token],
+        site: Site,
+        *,
+        account_id: str | None,
+        time_zone: str,
+        now_ms: int,
     ) -> None:
         self.tokens = tokens
         self.position = 0
@@ -129,7 +141,12 @@ class _Parser:
 
     def is_keyword(self, word: str, offset: int = 0) -> bool:
         token = self.peek(offset)
-        return token is not None and token.kind == "value" and not token.quoted and token.value.upper() == word
+        return (
+            token is not None
+            and token.kind == "value"
+            and not token.quoted
+            and token.value.upper() == word
+        )
 
     def take(self) -> Token:
         token = self.peek()
@@ -221,11 +238,15 @@ class _Parser:
                 self.take()
             empty = self.take()
             if empty.value.upper() not in {"EMPTY", "NULL"}:
-                raise jql_error(f"Error in the JQL Query: Expecting EMPTY or NULL after IS but got '{empty.value}'.")
+                raise jql_error(
+                    f"Error in the JQL Query: Expecting EMPTY or NULL after IS but got '{empty.value}'."
+                )
             test = self.empty_test(field)
             return (lambda issue: not test(issue)) if negate else test
         else:
-            raise jql_error(f"Error in the JQL Query: Expecting an operator after '{field}' but got '{token.value}'.")
+            raise jql_error(
+                f"Error in the JQL Query: Expecting an operator after '{field}' but got '{token.value}'."
+            )
 
         if operator in {"in", "not in"}:
             values = self.parse_list()
@@ -279,22 +300,28 @@ class _Parser:
             issue_ids = set()
             for token in values:
                 found = site.find_issue(token.value)
-                if found is None and field != "id" and not token.value.isdigit():
-                    if "-" not in token.value:
-                        raise jql_error(f"The issue key '{token.value}' for field '{field}' is invalid.")
+                malformed = not token.value.isdigit() and "-" not in token.value
+                if found is None and field != "id" and malformed:
+                    raise jql_error(f"The issue key '{token.value}' for field '{field}' is invalid.")
                 if found is not None:
                     issue_ids.add(found.id)
             return lambda issue: issue.id in issue_ids
         if field == "status":
-            wanted = {token.value.lower() for token in values}
-            ids = {status.id for status in site.statuses.values() if status.id in wanted or status.name.lower() in wanted}
+            requested = {token.value.lower() for token in values}
+            ids = {
+                status.id
+                for status in site.statuses.values()
+                if status.id in requested or status.name.lower() in requested
+            }
             self.require_known(field, values, ids)
             return lambda issue: issue.status_id in ids
         if field == "statuscategory":
-            wanted = {token.value.lower() for token in values}
+            requested = {token.value.lower() for token in values}
             ids = {
-                status.id for status in site.statuses.values()
-                if {status.category.key, status.category.name.lower(), str(status.category.id)} & wanted
+                status.id
+                for status in site.statuses.values()
+                if {status.category.key, status.category.name.lower(), str(status.category.id)}
+                & requested
             }
             return lambda issue: issue.status_id in ids
         if field in {"assignee", "reporter"}:
@@ -302,33 +329,51 @@ class _Parser:
             attribute = "assignee_id" if field == "assignee" else "reporter_id"
             return lambda issue: getattr(issue, attribute) in accounts
         if field in {"issuetype", "type"}:
-            wanted = {token.value.lower() for token in values}
-            ids = {item.id for item in site.issue_types.values() if item.id in wanted or item.name.lower() in wanted}
+            requested = {token.value.lower() for token in values}
+            ids = {
+                item.id
+                for item in site.issue_types.values()
+                if item.id in requested or item.name.lower() in requested
+            }
             self.require_known(field, values, ids)
             return lambda issue: issue.issue_type_id in ids
         if field == "priority":
-            wanted = {token.value.lower() for token in values}
-            ids = {item.id for item in site.priorities.values() if item.id in wanted or item.name.lower() in wanted}
+            requested = {token.value.lower() for token in values}
+            ids = {
+                item.id
+                for item in site.priorities.values()
+                if item.id in requested or item.name.lower() in requested
+            }
             self.require_known(field, values, ids)
             return lambda issue: issue.priority_id in ids
         if field == "labels":
             labels = {token.value for token in values}
             return lambda issue: any(label in labels for label in issue.labels)
-        if field in {"sprint", site.sprint_field_id, f"cf[{site.sprint_field_id.removeprefix('customfield_')}]"}:
+        if field in {
+            "sprint",
+            site.sprint_field_id,
+            f"cf[{site.sprint_field_id.removeprefix('customfield_')}]",
+        }:
             sprint_ids = self.sprint_ids(values)
             return lambda issue: any(sprint_id in sprint_ids for sprint_id in issue.sprint_ids)
         if field == "parent":
-            parent_ids = {found.id for token in values if (found := site.find_issue(token.value)) is not None}
+            parent_ids = {
+                found.id for token in values if (found := site.find_issue(token.value)) is not None
+            }
             return lambda issue: issue.parent_id in parent_ids
         if field in {"updated", "created"}:
             if len(values) != 1:
-                raise jql_error(f"Error in the JQL Query: The operator 'in' is not supported by the '{field}' field.")
+                raise jql_error(
+                    f"Error in the JQL Query: The operator 'in' is not supported by the '{field}' field."
+                )
             return self.compare(field, "=", values[0].value)
         raise jql_error(f"Field '{field}' does not exist or you do not have permission to view it.")
 
     def require_known(self, field: str, values: list[Token], ids: set[str]) -> None:
         if not ids:
-            raise jql_error(f"The value '{values[0].value}' does not exist for the field '{field}'.")
+            raise jql_error(
+                f"The value '{values[0].value}' does not exist for the field '{field}'."
+            )
 
     def project_id(self, value: str) -> str:
         project = self.site.project_by_key_or_id(value)
@@ -349,14 +394,20 @@ class _Parser:
         result: set[int] = set()
         for token in values:
             if token.kind == "function":
-                states = {"opensprints": {"active", "future"}, "closedsprints": {"closed"}}.get(token.value)
+                states = {"opensprints": {"active", "future"}, "closedsprints": {"closed"}}.get(
+                    token.value
+                )
                 if states is None:
                     raise jql_error(f"Unable to find JQL function '{token.value}()'.")
-                result.update(sprint.id for sprint in site.sprints.values() if sprint.state in states)
+                result.update(
+                    sprint.id for sprint in site.sprints.values() if sprint.state in states
+                )
             elif token.value.isdigit():
                 result.add(int(token.value))
             else:
-                result.update(sprint.id for sprint in site.sprints.values() if sprint.name == token.value)
+                result.update(
+                    sprint.id for sprint in site.sprints.values() if sprint.name == token.value
+                )
         return result
 
     def empty_test(self, field: str) -> Predicate:
@@ -373,11 +424,15 @@ class _Parser:
             return lambda issue: issue.parent_id is None
         if field == "description":
             return lambda issue: issue.description is None and issue.description_seed is None
-        raise jql_error(f"Error in the JQL Query: The field '{field}' does not support searching for EMPTY values.")
+        raise jql_error(
+            f"Error in the JQL Query: The field '{field}' does not support searching for EMPTY values."
+        )
 
     def contains(self, field: str, value: str) -> Predicate:
         if field not in {"summary", "text"}:
-            raise jql_error(f"Error in the JQL Query: The operator '~' is not supported by the '{field}' field.")
+            raise jql_error(
+                f"Error in the JQL Query: The operator '~' is not supported by the '{field}' field."
+            )
         needle = value.lower().strip("*")
         return lambda issue: needle in issue.summary.lower()
 
@@ -390,7 +445,9 @@ class _Parser:
             if not value.isdigit():
                 raise jql_error(f"The issue key '{value}' for field 'id' is invalid.")
             return _ordering(operator, int(value), lambda issue: issue.id)
-        raise jql_error(f"Error in the JQL Query: The operator '{operator}' is not supported by the '{field}' field.")
+        raise jql_error(
+            f"Error in the JQL Query: The operator '{operator}' is not supported by the '{field}' field."
+        )
 
 
 def _ordering(operator: str, bound: int, read: Callable[[IssueRecord], int]) -> Predicate:
@@ -449,13 +506,17 @@ def compile_jql(
 
 
 def search(
-    site: Site, query: CompiledQuery, account_id: str | None, candidates: Iterable[IssueRecord] | None = None
+    site: Site,
+    query: CompiledQuery,
+    account_id: str | None,
+    candidates: Iterable[IssueRecord] | None = None,
 ) -> list[IssueRecord]:
     """Return the live issues visible to the account that match, in query order."""
     hidden = site.hidden_projects.get(account_id or "", set())
     pool = site.live_issues() if candidates is None else candidates
     matches = [
-        issue for issue in pool
+        issue
+        for issue in pool
         if not issue.deleted and issue.project_id not in hidden and query.predicate(issue)
     ]
     return query.sort(site, matches)

@@ -120,7 +120,9 @@ def issue_type(site: Site, record: IssueType, api: int = 3) -> JsonDict:
 
 
 def project_short(site: Site, record: Project, api: int = 3) -> JsonDict:
-    avatar = f"{site.url}/rest/api/{api}/universal_avatar/view/type/project/avatar/{record.avatar_id}"
+    avatar = (
+        f"{site.url}/rest/api/{api}/universal_avatar/view/type/project/avatar/{record.avatar_id}"
+    )
     return {
         "self": f"{site.url}/rest/api/{api}/project/{record.id}",
         "id": record.id,
@@ -149,7 +151,9 @@ def project_full(site: Site, record: Project) -> JsonDict:
     body["expand"] = "description,lead,issueTypes,url,projectKeys,permissions,insight"
     body["description"] = record.description
     body["lead"] = user(site, site.users[record.lead_account_id])
-    body["issueTypes"] = [issue_type(site, site.issue_types[type_id]) for type_id in record.issue_type_ids]
+    body["issueTypes"] = [
+        issue_type(site, site.issue_types[type_id]) for type_id in record.issue_type_ids
+    ]
     body["isPrivate"] = False
     body["properties"] = {}
     return body
@@ -210,7 +214,9 @@ def board(site: Site, record: Board) -> JsonDict:
     }
 
 
-def comment(site: Site, issue: IssueRecord, record: Comment, time_zone: str, api: int = 3) -> JsonDict:
+def comment(
+    site: Site, issue: IssueRecord, record: Comment, time_zone: str, api: int = 3
+) -> JsonDict:
     body: Any = record.body if api == 3 else site.wiki(record.body)
     return {
         "self": f"{site.url}/rest/api/{api}/issue/{issue.id}/comment/{record.id}",
@@ -238,7 +244,9 @@ def issue_reference(site: Site, issue: IssueRecord, api: int = 3) -> JsonDict:
     fields: JsonDict = {
         "summary": issue.summary,
         "status": status(site, site.statuses[issue.status_id], api),
-        "priority": priority(site, site.priorities[issue.priority_id], api) if issue.priority_id else None,
+        "priority": priority(site, site.priorities[issue.priority_id], api)
+        if issue.priority_id
+        else None,
         "issuetype": issue_type(site, site.issue_types[issue.issue_type_id], api),
     }
     return {
@@ -332,11 +340,11 @@ def all_fields(site: Site, issue: IssueRecord, time_zone: str) -> JsonDict:
     parent = site.issues.get(issue.parent_id) if issue.parent_id is not None else None
     if parent is not None:
         fields["parent"] = issue_reference(site, parent)
-    fields["subtasks"] = [
-        issue_reference(site, child) for child in site.subtasks_of(issue)
-    ]
+    fields["subtasks"] = [issue_reference(site, child) for child in site.subtasks_of(issue)]
 
-    sprints = [site.sprints[sprint_id] for sprint_id in issue.sprint_ids if sprint_id in site.sprints]
+    sprints = [
+        site.sprints[sprint_id] for sprint_id in issue.sprint_ids if sprint_id in site.sprints
+    ]
     fields[site.sprint_field_id] = [sprint_field_value(sprint) for sprint in sprints] or None
     epic_parent = parent is not None and site.issue_types[parent.issue_type_id].hierarchy_level == 1
     fields[site.epic_link_field_id] = parent.key if epic_parent and parent is not None else None

@@ -110,7 +110,9 @@ class ApiContext:
             time_zone = "UTC"
         return Caller(site, account_id, time_zone)
 
-    def route(self, path: str, handler: Handler, methods: list[str], *, write: bool = False) -> Route:
+    def route(
+        self, path: str, handler: Handler, methods: list[str], *, write: bool = False
+    ) -> Route:
         """Wrap a handler so Jira-shaped errors become responses and writes are logged."""
 
         async def endpoint(request: Request) -> Response:
@@ -149,7 +151,11 @@ class ApiContext:
         site.write_log.append(entry)
         logger.info(
             "REST write cloud_id=%s method=%s path=%s status=%s edit_id=%s",
-            site.cloud_id, request.method, request.url.path, status, entry["edit_id"],
+            site.cloud_id,
+            request.method,
+            request.url.path,
+            status,
+            entry["edit_id"],
         )
 
 
@@ -160,7 +166,12 @@ async def read_json(request: Request) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise JiraApiError(400, [f"Invalid request payload. Refer to the REST API documentation and try again. ({error})"]) from error
+        raise JiraApiError(
+            400,
+            [
+                f"Invalid request payload. Refer to the REST API documentation and try again. ({error})"
+            ],
+        ) from error
 
 
 def split_list(values: list[str]) -> list[str] | None:
@@ -178,7 +189,9 @@ def int_param(request: Request, name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError as error:
-        raise JiraApiError(400, [f"The value '{raw}' for parameter '{name}' is not a valid integer."]) from error
+        raise JiraApiError(
+            400, [f"The value '{raw}' for parameter '{name}' is not a valid integer."]
+        ) from error
 
 
 def offset_page(values: list[Any], start_at: int, max_results: int) -> tuple[list[Any], bool]:
@@ -239,11 +252,16 @@ class RestApi:
             expand_raw = params.get("expand", "")
         expand = {item.strip() for item in str(expand_raw).split(",") if item.strip()}
         if not isinstance(max_results, int) or max_results < 0:
-            raise JiraApiError(400, [f"The value '{max_results}' for 'maxResults' is invalid; use a positive integer."])
+            raise JiraApiError(
+                400,
+                [f"The value '{max_results}' for 'maxResults' is invalid; use a positive integer."],
+            )
 
         site = caller.site
         id_only = not fields or set(fields) <= {"id", "key"}
-        cap = SEARCH_MAX_ID_ONLY if id_only and "changelog" not in expand else SEARCH_MAX_WITH_FIELDS
+        cap = (
+            SEARCH_MAX_ID_ONLY if id_only and "changelog" not in expand else SEARCH_MAX_WITH_FIELDS
+        )
         page_size = min(max_results or SEARCH_DEFAULT_MAX, cap)
 
         now = self.context.world.clock.peek_ms()
@@ -265,7 +283,8 @@ class RestApi:
         issues = [
             self._search_issue(caller, site.issues[issue_id], snapshot.fields, snapshot.expand)
             for issue_id in page_ids
-            if not site.issues[issue_id].deleted and site.is_visible(site.issues[issue_id], caller.account_id)
+            if not site.issues[issue_id].deleted
+            and site.is_visible(site.issues[issue_id], caller.account_id)
         ]
         next_offset = offset + len(page_ids)
         body_out: dict[str, Any] = {"issues": issues}
@@ -281,7 +300,9 @@ class RestApi:
             body_out["isLast"] = True
         return JSONResponse(body_out)
 
-    def _search_issue(self, caller: Caller, issue: IssueRecord, fields: list[str] | None, expand: set[str]) -> dict[str, Any]:
+    def _search_issue(
+        self, caller: Caller, issue: IssueRecord, fields: list[str] | None, expand: set[str]
+    ) -> dict[str, Any]:
         if not fields or set(fields) <= {"id"}:
             return {"id": str(issue.id)}
         return render.issue_v3(caller.site, issue, caller.time_zone, fields=fields, expand=expand)
@@ -290,8 +311,11 @@ class RestApi:
         caller = self.context.caller(request, READ)
         body = await read_json(request)
         query = jql.compile_jql(
-            body.get("jql", ""), caller.site, account_id=caller.account_id,
-            time_zone=caller.time_zone, now_ms=self.context.world.clock.peek_ms(),
+            body.get("jql", ""),
+            caller.site,
+            account_id=caller.account_id,
+            time_zone=caller.time_zone,
+            now_ms=self.context.world.clock.peek_ms(),
         )
         return JSONResponse({"count": len(jql.search(caller.site, query, caller.account_id))})
 
@@ -300,9 +324,16 @@ class RestApi:
         body = await read_json(request)
         requested = body.get("issueIdsOrKeys")
         if not isinstance(requested, list) or not requested:
-            raise JiraApiError(400, errors={"issueIdsOrKeys": "You must provide at least one issue id or key."})
+            raise JiraApiError(
+                400, errors={"issueIdsOrKeys": "You must provide at least one issue id or key."}
+            )
         if len(requested) > BULKFETCH_MAX:
-            raise JiraApiError(400, [f"You can request at most {BULKFETCH_MAX} issues; {len(requested)} were requested."])
+            raise JiraApiError(
+                400,
+                [
+                    f"You can request at most {BULKFETCH_MAX} issues; {len(requested)} were requested."
+                ],
+            )
         fields = body.get("fields") or ["*navigable"]
         expand = set(body.get("expand") or [])
 
@@ -312,7 +343,14 @@ class RestApi:
             if issue is not None and caller.site.is_visible(issue, caller.account_id):
                 found[issue.id] = issue
         issues = [
-            render.issue_v3(caller.site, found[issue_id], caller.time_zone, fields=fields, expand=expand, changelog_limit=40)
+            render.issue_v3(
+                caller.site,
+                found[issue_id],
+                caller.time_zone,
+                fields=fields,
+                expand=expand,
+                changelog_limit=40,
+            )
             for issue_id in sorted(found)
         ]
         return JSONResponse({"expand": "schema,names", "issues": issues, "issueErrors": []})
@@ -324,7 +362,9 @@ class RestApi:
         issue = caller.site.visible_issue(request.path_params["key"], caller.account_id)
         fields = split_list(request.query_params.getlist("fields")) or ["*all"]
         expand = set(split_list(request.query_params.getlist("expand")) or [])
-        return JSONResponse(render.issue_v3(caller.site, issue, caller.time_zone, fields=fields, expand=expand))
+        return JSONResponse(
+            render.issue_v3(caller.site, issue, caller.time_zone, fields=fields, expand=expand)
+        )
 
     async def edit_issue(self, request: Request) -> Response:
         caller = self.context.caller(request, WRITE)
@@ -339,7 +379,9 @@ class RestApi:
             site.move_to_sprint(sprint_id, [issue], actor_id=caller.account_id)
 
         if request.query_params.get("returnIssue", "").lower() == "true":
-            return JSONResponse(render.issue_v3(site, issue, caller.time_zone, fields=["*all"], expand=set()))
+            return JSONResponse(
+                render.issue_v3(site, issue, caller.time_zone, fields=["*all"], expand=set())
+            )
         return Response(status_code=204)
 
     async def get_transitions(self, request: Request) -> Response:
@@ -347,11 +389,11 @@ class RestApi:
         site = caller.site
         issue = site.visible_issue(request.path_params["key"], caller.account_id)
         with_fields = "transitions.fields" in (request.query_params.get("expand") or "")
-        wanted_id = request.query_params.get("transitionId")
+        requested_id = request.query_params.get("transitionId")
         transitions = [
             render_transition(site, transition, with_fields=with_fields)
             for transition in site.available_transitions(issue)
-            if wanted_id is None or transition.id == wanted_id
+            if requested_id is None or transition.id == requested_id
         ]
         return JSONResponse({"expand": "transitions", "transitions": transitions})
 
@@ -369,7 +411,9 @@ class RestApi:
         resolution = (body.get("fields") or {}).get("resolution")
         if resolution is not None:
             resolution_id = resolve_named(site.resolutions, resolution, "resolution")
-        site.transition(issue, transition_id, resolution_id=resolution_id, actor_id=caller.account_id)
+        site.transition(
+            issue, transition_id, resolution_id=resolution_id, actor_id=caller.account_id
+        )
 
         for operation in (body.get("update") or {}).get("comment", []):
             added = operation.get("add") if isinstance(operation, dict) else None
@@ -383,7 +427,9 @@ class RestApi:
         issue = site.visible_issue(request.path_params["key"], caller.account_id)
         body = await read_json(request)
         if not isinstance(body, dict) or "accountId" not in body:
-            raise JiraApiError(400, errors={"accountId": "accountId is required; use null to unassign."})
+            raise JiraApiError(
+                400, errors={"accountId": "accountId is required; use null to unassign."}
+            )
         account_id = body["accountId"]
         if account_id == "-1":
             account_id = None
@@ -403,7 +449,9 @@ class RestApi:
                 "startAt": start_at,
                 "maxResults": max_results,
                 "total": len(issue.comments),
-                "comments": [render.comment(caller.site, issue, record, caller.time_zone) for record in page],
+                "comments": [
+                    render.comment(caller.site, issue, record, caller.time_zone) for record in page
+                ],
             }
         )
 
@@ -412,9 +460,14 @@ class RestApi:
         issue = caller.site.visible_issue(request.path_params["key"], caller.account_id)
         body = await read_json(request)
         if not adf.is_document(body.get("body")):
-            raise JiraApiError(400, errors={"comment": "Comment body must be an Atlassian Document Format document."})
+            raise JiraApiError(
+                400,
+                errors={"comment": "Comment body must be an Atlassian Document Format document."},
+            )
         record = caller.site.add_comment(issue, body["body"], actor_id=caller.account_id)
-        return JSONResponse(render.comment(caller.site, issue, record, caller.time_zone), status_code=201)
+        return JSONResponse(
+            render.comment(caller.site, issue, record, caller.time_zone), status_code=201
+        )
 
     async def get_changelog(self, request: Request) -> Response:
         caller = self.context.caller(request, READ)
@@ -444,7 +497,9 @@ class RestApi:
         body = await read_json(request)
         requested = body.get("issueIdsOrKeys") or []
         if not requested or len(requested) > CHANGELOG_BULKFETCH_MAX_ISSUES:
-            raise JiraApiError(400, [f"Provide between 1 and {CHANGELOG_BULKFETCH_MAX_ISSUES} issue ids or keys."])
+            raise JiraApiError(
+                400, [f"Provide between 1 and {CHANGELOG_BULKFETCH_MAX_ISSUES} issue ids or keys."]
+            )
         field_ids = set(body.get("fieldIds") or [])
         if len(field_ids) > 10:
             raise JiraApiError(400, ["You can filter by at most 10 field ids."])
@@ -455,13 +510,16 @@ class RestApi:
             try:
                 skip = int(token)
             except ValueError as error:
-                raise JiraApiError(400, ["The provided next page token is invalid or expired."]) from error
+                raise JiraApiError(
+                    400, ["The provided next page token is invalid or expired."]
+                ) from error
 
         issues = sorted(
             {
                 found.id: found
                 for value in requested
-                if (found := site.find_issue(str(value))) is not None and site.is_visible(found, caller.account_id)
+                if (found := site.find_issue(str(value))) is not None
+                and site.is_visible(found, caller.account_id)
             }.values(),
             key=lambda issue: issue.id,
         )
@@ -472,7 +530,11 @@ class RestApi:
         for issue in issues:
             histories = []
             for record in issue.histories:
-                items = [item for item in record.items if not field_ids or item.get("fieldId") in field_ids]
+                items = [
+                    item
+                    for item in record.items
+                    if not field_ids or item.get("fieldId") in field_ids
+                ]
                 if not items:
                     continue
                 position += 1
@@ -547,14 +609,21 @@ class RestApi:
 
     async def statuses(self, request: Request) -> Response:
         caller = self.context.caller(request, READ)
-        return JSONResponse([render.status(caller.site, item) for item in caller.site.statuses.values()])
+        return JSONResponse(
+            [render.status(caller.site, item) for item in caller.site.statuses.values()]
+        )
 
     async def resolutions(self, request: Request) -> Response:
         caller = self.context.caller(request, READ)
         site = caller.site
         return JSONResponse(
             [
-                {"self": f"{site.url}/rest/api/3/resolution/{item.id}", "id": item.id, "description": item.description, "name": item.name}
+                {
+                    "self": f"{site.url}/rest/api/3/resolution/{item.id}",
+                    "id": item.id,
+                    "description": item.description,
+                    "name": item.name,
+                }
                 for item in site.resolutions.values()
             ]
         )
@@ -595,7 +664,12 @@ def resolve_named(catalogue: dict[str, Any], value: Any, field_name: str) -> str
             for key, item in catalogue.items():
                 if item.name == value["name"]:
                     return str(key)
-    raise JiraApiError(400, errors={field_name: f"The {field_name} {value!r} is invalid; specify an existing id or name."})
+    raise JiraApiError(
+        400,
+        errors={
+            field_name: f"The {field_name} {value!r} is invalid; specify an existing id or name."
+        },
+    )
 
 
 SETTABLE = {"summary", "description", "priority", "labels", "assignee", "parent"}
@@ -608,13 +682,17 @@ def parse_edit(site: Site, issue: IssueRecord, body: Any) -> tuple[dict[str, Any
     Raises JiraApiError(400) with per-field errors as Jira does.
     """
     if not isinstance(body, dict):
-        raise JiraApiError(400, ["Invalid request payload. Refer to the REST API documentation and try again."])
+        raise JiraApiError(
+            400, ["Invalid request payload. Refer to the REST API documentation and try again."]
+        )
     fields = body.get("fields") or {}
     update = body.get("update") or {}
     errors: dict[str, str] = {}
 
     for name in sorted(set(fields) & set(update)):
-        errors[name] = f"Field '{name}' cannot be set in both 'fields' and 'update'; use one of them."
+        errors[name] = (
+            f"Field '{name}' cannot be set in both 'fields' and 'update'; use one of them."
+        )
     operations: dict[str, Any] = {}
     for name, value in fields.items():
         operations[name] = [{"set": value}]
@@ -634,12 +712,16 @@ def parse_edit(site: Site, issue: IssueRecord, body: Any) -> tuple[dict[str, Any
         if key == site.sprint_field_id:
             value = ops[-1].get("set") if ops and isinstance(ops[-1], dict) else None
             if not isinstance(value, int) or value not in site.sprints:
-                errors[name] = f"Sprint id {value!r} is invalid; specify the numeric id of an open sprint."
+                errors[name] = (
+                    f"Sprint id {value!r} is invalid; specify the numeric id of an open sprint."
+                )
             else:
                 sprint_id = value
             continue
         if key not in SETTABLE:
-            errors[name] = f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
+            errors[name] = (
+                f"Field '{name}' cannot be set. It is not on the appropriate screen, or unknown."
+            )
             continue
         for operation in ops:
             if not isinstance(operation, dict) or len(operation) != 1:
@@ -651,7 +733,9 @@ def parse_edit(site: Site, issue: IssueRecord, body: Any) -> tuple[dict[str, Any
                     labels = apply_label_operation(site, labels, verb, value)
                     changes["labels"] = labels
                 elif verb != "set":
-                    errors[name] = f"Operation '{verb}' is not supported for field '{name}'; use 'set'."
+                    errors[name] = (
+                        f"Operation '{verb}' is not supported for field '{name}'; use 'set'."
+                    )
                 else:
                     changes.update(parse_set(site, key, value))
             except JiraApiError as error:
@@ -671,7 +755,12 @@ def apply_label_operation(site: Site, labels: list[str], verb: str, value: Any) 
         return labels if value in labels else [*labels, value]
     if verb == "remove":
         return [label for label in labels if label != value]
-    raise JiraApiError(400, errors={"labels": f"Operation '{verb}' is not supported for labels; use set, add or remove."})
+    raise JiraApiError(
+        400,
+        errors={
+            "labels": f"Operation '{verb}' is not supported for labels; use set, add or remove."
+        },
+    )
 
 
 def parse_set(site: Site, key: str, value: Any) -> dict[str, Any]:
@@ -679,7 +768,12 @@ def parse_set(site: Site, key: str, value: Any) -> dict[str, Any]:
         return {"summary": site.check_summary(value)}
     if key == "description":
         if value is not None and not adf.is_document(value):
-            raise JiraApiError(400, errors={"description": "Operation value must be an Atlassian Document (see the Atlassian Document Format)."})
+            raise JiraApiError(
+                400,
+                errors={
+                    "description": "Operation value must be an Atlassian Document (see the Atlassian Document Format)."
+                },
+            )
         return {"description": value}
     if key == "priority":
         if value is None:
@@ -698,9 +792,16 @@ def parse_set(site: Site, key: str, value: Any) -> dict[str, Any]:
             reference = value.get("id") or value.get("key")
         parent = site.find_issue(str(reference)) if reference is not None else None
         if parent is None:
-            raise JiraApiError(400, errors={"parent": f"Could not find issue by id or key: {reference}"})
+            raise JiraApiError(
+                400, errors={"parent": f"Could not find issue by id or key: {reference}"}
+            )
         return {"parent_id": parent.id}
-    raise JiraApiError(400, errors={key: f"Field '{key}' cannot be set. It is not on the appropriate screen, or unknown."})
+    raise JiraApiError(
+        400,
+        errors={
+            key: f"Field '{key}' cannot be set. It is not on the appropriate screen, or unknown."
+        },
+    )
 
 
 def render_transition(site: Site, transition: Any, *, with_fields: bool) -> dict[str, Any]:
@@ -725,7 +826,12 @@ def render_transition(site: Site, transition: Any, *, with_fields: bool) -> dict
                 "key": "resolution",
                 "operations": ["set"],
                 "allowedValues": [
-                    {"self": f"{site.url}/rest/api/3/resolution/{item.id}", "id": item.id, "name": item.name, "description": item.description}
+                    {
+                        "self": f"{site.url}/rest/api/3/resolution/{item.id}",
+                        "id": item.id,
+                        "name": item.name,
+                        "description": item.description,
+                    }
                     for item in site.resolutions.values()
                 ],
             }
@@ -734,34 +840,66 @@ def render_transition(site: Site, transition: Any, *, with_fields: bool) -> dict
 
 def field_catalogue(site: Site) -> list[dict[str, Any]]:
     system = [
-        ("summary", "Summary", "string"), ("description", "Description", "string"),
-        ("status", "Status", "status"), ("priority", "Priority", "priority"),
-        ("labels", "Labels", "array"), ("assignee", "Assignee", "user"),
-        ("reporter", "Reporter", "user"), ("creator", "Creator", "user"),
-        ("issuetype", "Issue Type", "issuetype"), ("project", "Project", "project"),
-        ("parent", "Parent", "issuelink"), ("created", "Created", "datetime"),
-        ("updated", "Updated", "datetime"), ("resolution", "Resolution", "resolution"),
-        ("comment", "Comment", "comments-page"), ("subtasks", "Sub-tasks", "array"),
+        ("summary", "Summary", "string"),
+        ("description", "Description", "string"),
+        ("status", "Status", "status"),
+        ("priority", "Priority", "priority"),
+        ("labels", "Labels", "array"),
+        ("assignee", "Assignee", "user"),
+        ("reporter", "Reporter", "user"),
+        ("creator", "Creator", "user"),
+        ("issuetype", "Issue Type", "issuetype"),
+        ("project", "Project", "project"),
+        ("parent", "Parent", "issuelink"),
+        ("created", "Created", "datetime"),
+        ("updated", "Updated", "datetime"),
+        ("resolution", "Resolution", "resolution"),
+        ("comment", "Comment", "comments-page"),
+        ("subtasks", "Sub-tasks", "array"),
     ]
     catalogue: list[dict[str, Any]] = [
         {
-            "id": field_id, "key": field_id, "name": name, "custom": False, "orderable": True,
-            "navigable": True, "searchable": True, "clauseNames": [field_id],
+            "id": field_id,
+            "key": field_id,
+            "name": name,
+            "custom": False,
+            "orderable": True,
+            "navigable": True,
+            "searchable": True,
+            "clauseNames": [field_id],
             "schema": {"type": schema_type, "system": field_id},
         }
         for field_id, name, schema_type in system
     ]
     custom = [
-        (site.sprint_field_id, "Sprint", {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint"}),
-        (site.epic_link_field_id, "Epic Link", {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link"}),
-        (site.rank_field_id, "Rank", {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-lexo-rank"}),
+        (
+            site.sprint_field_id,
+            "Sprint",
+            {"type": "array", "items": "json", "custom": "com.pyxis.greenhopper.jira:gh-sprint"},
+        ),
+        (
+            site.epic_link_field_id,
+            "Epic Link",
+            {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link"},
+        ),
+        (
+            site.rank_field_id,
+            "Rank",
+            {"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-lexo-rank"},
+        ),
     ]
     for field_id, name, schema in custom:
         number = int(field_id.removeprefix("customfield_"))
         catalogue.append(
             {
-                "id": field_id, "key": field_id, "name": name, "untranslatedName": name, "custom": True,
-                "orderable": True, "navigable": True, "searchable": True,
+                "id": field_id,
+                "key": field_id,
+                "name": name,
+                "untranslatedName": name,
+                "custom": True,
+                "orderable": True,
+                "navigable": True,
+                "searchable": True,
                 "clauseNames": [f"cf[{number}]", name],
                 "schema": {**schema, "customId": number},
             }

@@ -15,7 +15,6 @@ from typing import Any
 
 from jira_sandbox import adf, render
 from jira_sandbox.clock import Clock
-from jira_sandbox.wiki import adf_to_wiki
 from jira_sandbox.model import (
     Board,
     ChangeEvent,
@@ -34,14 +33,13 @@ from jira_sandbox.model import (
     Workflow,
     issue_not_found,
 )
+from jira_sandbox.wiki import adf_to_wiki
 
 logger = logging.getLogger(__name__)
 
 Listener = Callable[[ChangeEvent], None]
 SUMMARY_MAX_LENGTH = 255
 _UNSET: Any = object()
-
-
 
 
 class Site:
@@ -122,12 +120,12 @@ class Site:
         return adf_to_wiki(document) or ""
 
     def project_by_key_or_id(self, value: str) -> Project | None:
-        wanted = value.strip()
+        requested = value.strip()
         for project in self.projects.values():
-            if project.id == wanted or project.key.upper() == wanted.upper():
+            if project.id == requested or project.key.upper() == requested.upper():
                 return project
         for project in self.projects.values():
-            if project.name.lower() == wanted.lower():
+            if project.name.lower() == requested.lower():
                 return project
         return None
 
@@ -161,7 +159,11 @@ class Site:
         result = []
         for child_id in self.children.get(issue.id, []):
             child = self.issues.get(child_id)
-            if child is not None and not child.deleted and self.issue_types[child.issue_type_id].subtask:
+            if (
+                child is not None
+                and not child.deleted
+                and self.issue_types[child.issue_type_id].subtask
+            ):
                 result.append(child)
         return result
 
@@ -228,8 +230,12 @@ class Site:
         issue.updated_ms = max(now_ms, issue.updated_ms + 1)
         issue.version += 1
 
-    def _record(self, issue: IssueRecord, author_id: str, now_ms: int, items: list[dict[str, Any]]) -> History:
-        entry = History(id=self.next_history_id, author_id=author_id, created_ms=now_ms, items=items)
+    def _record(
+        self, issue: IssueRecord, author_id: str, now_ms: int, items: list[dict[str, Any]]
+    ) -> History:
+        entry = History(
+            id=self.next_history_id, author_id=author_id, created_ms=now_ms, items=items
+        )
         self.next_history_id += 1
         issue.histories.append(entry)
         return entry
@@ -246,9 +252,7 @@ class Site:
         event_type: str | None,
         history: History | None,
     ) -> None:
-        changelog = (
-            {"id": str(history.id), "items": history.items} if history is not None else None
-        )
+        changelog = {"id": str(history.id), "items": history.items} if history is not None else None
         self._emit(
             ChangeEvent(
                 cloud_id=self.cloud_id,
@@ -278,7 +282,14 @@ class Site:
         }
 
     @staticmethod
-    def _item(field: str, old: Any, old_string: Any, new: Any, new_string: Any, field_id: str | None = None) -> dict[str, Any]:
+    def _item(
+        field: str,
+        old: Any,
+        old_string: Any,
+        new: Any,
+        new_string: Any,
+        field_id: str | None = None,
+    ) -> dict[str, Any]:
         item: dict[str, Any] = {"field": field, "fieldtype": "jira"}
         if field_id is not None:
             item["fieldId"] = field_id
@@ -291,7 +302,12 @@ class Site:
         if not isinstance(summary, str) or not summary.strip():
             raise JiraApiError(400, errors={"summary": "You must specify a summary of the issue."})
         if "\n" in summary or "\r" in summary:
-            raise JiraApiError(400, errors={"summary": "The summary is invalid because it contains newline characters."})
+            raise JiraApiError(
+                400,
+                errors={
+                    "summary": "The summary is invalid because it contains newline characters."
+                },
+            )
         if len(summary) > SUMMARY_MAX_LENGTH:
             raise JiraApiError(400, errors={"summary": "Summary must be less than 255 characters."})
         return summary
@@ -302,15 +318,21 @@ class Site:
             if not isinstance(label, str) or not label:
                 raise JiraApiError(400, errors={"labels": "Labels must be non-empty strings."})
             if re.search(r"\s", label):
-                raise JiraApiError(400, errors={"labels": f"The label '{label}' contains spaces which is invalid."})
+                raise JiraApiError(
+                    400, errors={"labels": f"The label '{label}' contains spaces which is invalid."}
+                )
             if len(label) > 255:
-                raise JiraApiError(400, errors={"labels": "The label must not exceed 255 characters."})
+                raise JiraApiError(
+                    400, errors={"labels": "The label must not exceed 255 characters."}
+                )
             checked.append(label)
         return checked
 
     def check_priority(self, priority_id: object) -> str:
         if not isinstance(priority_id, str) or priority_id not in self.priorities:
-            raise JiraApiError(400, errors={"priority": f"The priority selected is invalid: {priority_id!r}."})
+            raise JiraApiError(
+                400, errors={"priority": f"The priority selected is invalid: {priority_id!r}."}
+            )
         return priority_id
 
     def check_assignee(self, account_id: str | None) -> str | None:
@@ -320,7 +342,9 @@ class Site:
         if user is None:
             raise JiraApiError(400, errors={"assignee": f"User '{account_id}' does not exist."})
         if not user.active:
-            raise JiraApiError(400, errors={"assignee": f"User '{user.display_name}' cannot be assigned issues."})
+            raise JiraApiError(
+                400, errors={"assignee": f"User '{user.display_name}' cannot be assigned issues."}
+            )
         return account_id
 
     # Issue mutations
@@ -381,14 +405,27 @@ class Site:
         status = self.statuses[issue.status_id]
         items = [self._user_item("assignee", None, assignee_id)] if assignee_id else []
         if description is not None:
-            items.append(self._item("description", None, None, None, self.wiki(description), "description"))
+            items.append(
+                self._item("description", None, None, None, self.wiki(description), "description")
+            )
         if priority_id is not None:
-            items.append(self._item("priority", None, None, priority_id, self.priorities[priority_id].name, "priority"))
+            items.append(
+                self._item(
+                    "priority",
+                    None,
+                    None,
+                    priority_id,
+                    self.priorities[priority_id].name,
+                    "priority",
+                )
+            )
         items.append(self._user_item("reporter", None, issue.reporter_id))
         items.append(self._item("Status", None, None, status.id, status.name, "status"))
         items.append(self._item("summary", None, None, None, summary, "summary"))
         history = self._record(issue, actor, now, items)
-        logger.info("created issue cloud_id=%s issue_id=%s key=%s", self.cloud_id, issue.id, issue.key)
+        logger.info(
+            "created issue cloud_id=%s issue_id=%s key=%s", self.cloud_id, issue.id, issue.key
+        )
         self._issue_event("jira:issue_created", issue, actor, now, "issue_created", history)
         return issue
 
@@ -399,7 +436,9 @@ class Site:
                 return record
         raise JiraApiError(
             400,
-            errors={"issuetype": f"The issue type '{name_or_id}' is not valid in project {project.key}."},
+            errors={
+                "issuetype": f"The issue type '{name_or_id}' is not valid in project {project.key}."
+            },
         )
 
     def edit_issue(
@@ -457,7 +496,14 @@ class Site:
             labels = self.check_labels(labels)
             if sorted(labels) != sorted(issue.labels):
                 items.append(
-                    self._item("labels", None, " ".join(sorted(issue.labels)), None, " ".join(sorted(labels)), "labels")
+                    self._item(
+                        "labels",
+                        None,
+                        " ".join(sorted(issue.labels)),
+                        None,
+                        " ".join(sorted(labels)),
+                        "labels",
+                    )
                 )
         if assignee_id is not _UNSET:
             self.check_assignee(assignee_id)
@@ -490,7 +536,10 @@ class Site:
         event_type = "issue_assigned" if only_assignee else "issue_updated"
         logger.info(
             "edited issue cloud_id=%s issue_id=%s key=%s fields=%s",
-            self.cloud_id, issue.id, issue.key, [item["field"] for item in items],
+            self.cloud_id,
+            issue.id,
+            issue.key,
+            [item["field"] for item in items],
         )
         self._issue_event("jira:issue_updated", issue, actor, now, event_type, history)
         return history
@@ -499,11 +548,16 @@ class Site:
         if parent_id is not None:
             parent = self.issues.get(parent_id)
             if parent is None or parent.deleted:
-                raise JiraApiError(400, errors={"parent": f"Could not find issue by id or key: {parent_id}"})
+                raise JiraApiError(
+                    400, errors={"parent": f"Could not find issue by id or key: {parent_id}"}
+                )
             own_level = self.issue_types[issue.issue_type_id].hierarchy_level
             parent_level = self.issue_types[parent.issue_type_id].hierarchy_level
             if parent_level != own_level + 1:
-                raise JiraApiError(400, errors={"parent": f"Issue {parent.key} cannot be the parent of {issue.key}."})
+                raise JiraApiError(
+                    400,
+                    errors={"parent": f"Issue {parent.key} cannot be the parent of {issue.key}."},
+                )
         old = self.issues.get(issue.parent_id) if issue.parent_id is not None else None
         new = self.issues.get(parent_id) if parent_id is not None else None
         return self._item(
@@ -524,7 +578,9 @@ class Site:
         if parent_id is not None:
             self.children.setdefault(parent_id, []).append(issue.id)
 
-    def assign(self, issue: IssueRecord, account_id: str | None, *, actor_id: str | None = None) -> History | None:
+    def assign(
+        self, issue: IssueRecord, account_id: str | None, *, actor_id: str | None = None
+    ) -> History | None:
         return self.edit_issue(issue, assignee_id=account_id, actor_id=actor_id)
 
     def transition(
@@ -543,14 +599,14 @@ class Site:
         if transition is None:
             raise JiraApiError(
                 400,
-                [
-                    f"Transition id '{transition_id}' is not valid for this issue."
-                ],
+                [f"Transition id '{transition_id}' is not valid for this issue."],
             )
         if transition.requires_resolution and resolution_id is None:
             raise JiraApiError(400, errors={"resolution": "Resolution is required."})
         if resolution_id is not None and resolution_id not in self.resolutions:
-            raise JiraApiError(400, errors={"resolution": f"Resolution with id '{resolution_id}' does not exist."})
+            raise JiraApiError(
+                400, errors={"resolution": f"Resolution with id '{resolution_id}' does not exist."}
+            )
 
         now = self.clock.now_ms()
         old_status = self.statuses[issue.status_id]
@@ -564,8 +620,21 @@ class Site:
         if new_resolution != issue.resolution_id:
             old_name = self.resolutions[issue.resolution_id].name if issue.resolution_id else None
             new_name = self.resolutions[new_resolution].name if new_resolution else None
-            items.append(self._item("resolution", issue.resolution_id, old_name, new_resolution, new_name, "resolution"))
-        items.append(self._item("status", old_status.id, old_status.name, new_status.id, new_status.name, "status"))
+            items.append(
+                self._item(
+                    "resolution",
+                    issue.resolution_id,
+                    old_name,
+                    new_resolution,
+                    new_name,
+                    "resolution",
+                )
+            )
+        items.append(
+            self._item(
+                "status", old_status.id, old_status.name, new_status.id, new_status.name, "status"
+            )
+        )
 
         issue.status_id = new_status.id
         if old_status.category_key != new_status.category_key:
@@ -577,7 +646,10 @@ class Site:
         history = self._record(issue, actor, now, items)
         logger.info(
             "transitioned issue cloud_id=%s issue_id=%s key=%s status=%s",
-            self.cloud_id, issue.id, issue.key, new_status.name,
+            self.cloud_id,
+            issue.id,
+            issue.key,
+            new_status.name,
         )
         self._issue_event("jira:issue_updated", issue, actor, now, "issue_generic", history)
         return history
@@ -595,7 +667,9 @@ class Site:
             None,
         )
         if target is None:
-            raise JiraApiError(400, [f"Status '{status_name_or_id}' is not in workflow {workflow.name}."])
+            raise JiraApiError(
+                400, [f"Status '{status_name_or_id}' is not in workflow {workflow.name}."]
+            )
 
         previous: dict[str, tuple[str, Transition] | None] = {issue.status_id: None}
         queue = deque([issue.status_id])
@@ -624,16 +698,25 @@ class Site:
         return list(reversed(path))
 
     def move_to_status(
-        self, issue: IssueRecord, status_name_or_id: str, *, resolution_id: str | None = None, actor_id: str | None = None
+        self,
+        issue: IssueRecord,
+        status_name_or_id: str,
+        *,
+        resolution_id: str | None = None,
+        actor_id: str | None = None,
     ) -> list[History]:
         """Walk the shortest transition path, emitting one event per transition."""
         histories = []
         for transition in self.transition_path(issue, status_name_or_id):
             resolution = resolution_id or ("10000" if transition.requires_resolution else None)
-            histories.append(self.transition(issue, transition.id, resolution_id=resolution, actor_id=actor_id))
+            histories.append(
+                self.transition(issue, transition.id, resolution_id=resolution, actor_id=actor_id)
+            )
         return histories
 
-    def move_issue(self, issue: IssueRecord, project_key: str, *, actor_id: str | None = None) -> History:
+    def move_issue(
+        self, issue: IssueRecord, project_key: str, *, actor_id: str | None = None
+    ) -> History:
         """Move an issue to another project: new key, same id, the old key stays resolvable."""
         actor = self._actor(actor_id)
         target = self.project_by_key_or_id(project_key)
@@ -658,11 +741,32 @@ class Site:
             self._item("project", source.id, source.name, target.id, target.name, "project"),
         ]
         if new_type.id != old_type.id:
-            items.append(self._item("issuetype", old_type.id, old_type.name, new_type.id, new_type.name, "issuetype"))
+            items.append(
+                self._item(
+                    "issuetype", old_type.id, old_type.name, new_type.id, new_type.name, "issuetype"
+                )
+            )
         if new_status.id != old_status.id:
-            items.append(self._item("status", old_status.id, old_status.name, new_status.id, new_status.name, "status"))
+            items.append(
+                self._item(
+                    "status",
+                    old_status.id,
+                    old_status.name,
+                    new_status.id,
+                    new_status.name,
+                    "status",
+                )
+            )
         if new_workflow.id != old_workflow.id:
-            items.append(self._item("Workflow", old_workflow.id, old_workflow.name, new_workflow.id, new_workflow.name))
+            items.append(
+                self._item(
+                    "Workflow",
+                    old_workflow.id,
+                    old_workflow.name,
+                    new_workflow.id,
+                    new_workflow.name,
+                )
+            )
         items.append(self._item("Key", None, old_key, None, new_key))
 
         issue.old_keys.append(old_key)
@@ -675,7 +779,13 @@ class Site:
         self.key_index[new_key.upper()] = issue.id
         self._touch(issue, now)
         history = self._record(issue, actor, now, items)
-        logger.info("moved issue cloud_id=%s issue_id=%s from=%s to=%s", self.cloud_id, issue.id, old_key, new_key)
+        logger.info(
+            "moved issue cloud_id=%s issue_id=%s from=%s to=%s",
+            self.cloud_id,
+            issue.id,
+            old_key,
+            new_key,
+        )
         self._issue_event("jira:issue_updated", issue, actor, now, "issue_moved", history)
         return history
 
@@ -709,7 +819,9 @@ class Site:
         rendered = render.issue_v2(self, issue, self.webhook_time_zone)
         issue.deleted = True
         issue.version += 1
-        logger.info("deleted issue cloud_id=%s issue_id=%s key=%s", self.cloud_id, issue.id, issue.key)
+        logger.info(
+            "deleted issue cloud_id=%s issue_id=%s key=%s", self.cloud_id, issue.id, issue.key
+        )
         self._emit(
             ChangeEvent(
                 cloud_id=self.cloud_id,
@@ -722,12 +834,18 @@ class Site:
 
     # Comments
 
-    def add_comment(self, issue: IssueRecord, body: dict[str, Any], *, actor_id: str | None = None) -> Comment:
+    def add_comment(
+        self, issue: IssueRecord, body: dict[str, Any], *, actor_id: str | None = None
+    ) -> Comment:
         actor = self._actor(actor_id)
         now = self.clock.now_ms()
         record = Comment(
-            id=self.next_comment_id, author_id=actor, body=body,
-            created_ms=now, updated_ms=now, update_author_id=actor,
+            id=self.next_comment_id,
+            author_id=actor,
+            body=body,
+            created_ms=now,
+            updated_ms=now,
+            update_author_id=actor,
         )
         self.next_comment_id += 1
         issue.comments.append(record)
@@ -736,7 +854,12 @@ class Site:
         return record
 
     def update_comment(
-        self, issue: IssueRecord, comment_id: int, body: dict[str, Any], *, actor_id: str | None = None
+        self,
+        issue: IssueRecord,
+        comment_id: int,
+        body: dict[str, Any],
+        *,
+        actor_id: str | None = None,
     ) -> Comment:
         actor = self._actor(actor_id)
         record = self._comment(issue, comment_id)
@@ -748,7 +871,9 @@ class Site:
         self._comment_event("comment_updated", issue, record, actor, now)
         return record
 
-    def delete_comment(self, issue: IssueRecord, comment_id: int, *, actor_id: str | None = None) -> None:
+    def delete_comment(
+        self, issue: IssueRecord, comment_id: int, *, actor_id: str | None = None
+    ) -> None:
         actor = self._actor(actor_id)
         record = self._comment(issue, comment_id)
         now = self.clock.now_ms()
@@ -762,7 +887,9 @@ class Site:
                 return record
         raise JiraApiError(404, [f"Can not find a comment for the id: {comment_id}."])
 
-    def _comment_event(self, name: str, issue: IssueRecord, record: Comment, actor: str, now: int) -> None:
+    def _comment_event(
+        self, name: str, issue: IssueRecord, record: Comment, actor: str, now: int
+    ) -> None:
         time_zone = self.webhook_time_zone
         self._emit(
             ChangeEvent(
@@ -780,7 +907,9 @@ class Site:
     def create_sprint(self, board_id: int, name: str, *, goal: str | None = None) -> Sprint:
         if board_id not in self.boards:
             raise JiraApiError(400, errors={"originBoardId": f"Board {board_id} does not exist."})
-        sprint = Sprint(id=self.next_sprint_id, name=name, state="future", board_id=board_id, goal=goal)
+        sprint = Sprint(
+            id=self.next_sprint_id, name=name, state="future", board_id=board_id, goal=goal
+        )
         self.next_sprint_id += 1
         self.sprints[sprint.id] = sprint
         self._sprint_event("sprint_created", sprint)
@@ -789,7 +918,9 @@ class Site:
     def start_sprint(self, sprint_id: int, *, days: float = 14) -> Sprint:
         sprint = self._sprint(sprint_id)
         if sprint.state != "future":
-            raise JiraApiError(400, [f"Sprint {sprint_id} is {sprint.state}; only a future sprint can start."])
+            raise JiraApiError(
+                400, [f"Sprint {sprint_id} is {sprint.state}; only a future sprint can start."]
+            )
         old = render.sprint_agile(self, sprint)
         now = self.clock.now_ms()
         sprint.state = "active"
@@ -802,7 +933,9 @@ class Site:
     def close_sprint(self, sprint_id: int) -> Sprint:
         sprint = self._sprint(sprint_id)
         if sprint.state != "active":
-            raise JiraApiError(400, [f"Sprint {sprint_id} is {sprint.state}; only an active sprint can close."])
+            raise JiraApiError(
+                400, [f"Sprint {sprint_id} is {sprint.state}; only an active sprint can close."]
+            )
         old = render.sprint_agile(self, sprint)
         sprint.state = "closed"
         sprint.complete_ms = self.clock.now_ms()
@@ -838,7 +971,9 @@ class Site:
             )
         )
 
-    def move_to_sprint(self, sprint_id: int, issues: Iterable[IssueRecord], *, actor_id: str | None = None) -> None:
+    def move_to_sprint(
+        self, sprint_id: int, issues: Iterable[IssueRecord], *, actor_id: str | None = None
+    ) -> None:
         """Make each issue a member of the sprint, leaving its earlier open sprint.
 
         Issues in closed sprints keep them, as Jira keeps completed sprints in
@@ -852,10 +987,16 @@ class Site:
             if sprint_id in issue.sprint_ids:
                 continue
             if self.issue_types[issue.issue_type_id].subtask:
-                raise JiraApiError(400, [f"Sub-task {issue.key} moves with its parent and cannot be moved to a sprint."])
+                raise JiraApiError(
+                    400,
+                    [
+                        f"Sub-task {issue.key} moves with its parent and cannot be moved to a sprint."
+                    ],
+                )
             old_ids = list(issue.sprint_ids)
             kept = [
-                other for other in old_ids
+                other
+                for other in old_ids
                 if other in self.sprints and self.sprints[other].state == "closed"
             ]
             new_ids = [*kept, sprint_id]
@@ -866,7 +1007,9 @@ class Site:
                 "fieldtype": "custom",
                 "fieldId": self.sprint_field_id,
                 "from": ", ".join(str(value) for value in old_ids),
-                "fromString": ", ".join(self.sprints[value].name for value in old_ids if value in self.sprints),
+                "fromString": ", ".join(
+                    self.sprints[value].name for value in old_ids if value in self.sprints
+                ),
                 "to": ", ".join(str(value) for value in new_ids),
                 "toString": ", ".join(self.sprints[value].name for value in new_ids),
             }

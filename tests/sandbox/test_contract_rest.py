@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from jira_sandbox.model import IssueRecord
 from jira_sandbox.site import Site
@@ -111,21 +110,29 @@ def test_compare_names_path() -> None:
     assert problems == ["$.a.b[0].c: sample has number, sandbox has string"]
 
 
-async def test_contract_search_jql(client: httpx.AsyncClient, api: str, site: Site, samples: Path) -> None:
+async def test_contract_search_jql(
+    client: httpx.AsyncClient, api: str, site: Site, samples: Path
+) -> None:
     sample = load(samples, "search/search_jql.response.atlassian-example.json")
     issue = rich_issue(site)
-    response = await client.post(f"{api}/search/jql", json={"jql": f"key = {issue.key}", "fields": ["*all"]})
+    response = await client.post(
+        f"{api}/search/jql", json={"jql": f"key = {issue.key}", "fields": ["*all"]}
+    )
     assert compare(sample, response.json()) == []
 
 
-async def test_contract_issue_get(client: httpx.AsyncClient, api: str, site: Site, samples: Path) -> None:
+async def test_contract_issue_get(
+    client: httpx.AsyncClient, api: str, site: Site, samples: Path
+) -> None:
     sample = load(samples, "issues/issue_get.v3-adf.atlassian-example.json")
     issue = rich_issue(site)
     response = await client.get(f"{api}/issue/{issue.key}")
     assert compare(sample, response.json()) == []
 
 
-async def test_contract_bulkfetch(client: httpx.AsyncClient, api: str, site: Site, samples: Path) -> None:
+async def test_contract_bulkfetch(
+    client: httpx.AsyncClient, api: str, site: Site, samples: Path
+) -> None:
     sample = load(samples, "search/bulkfetch.response.atlassian-example.json")
     issue = rich_issue(site)
     request = {"issueIdsOrKeys": [issue.key], "fields": ["summary", "project", "assignee"]}
@@ -133,16 +140,24 @@ async def test_contract_bulkfetch(client: httpx.AsyncClient, api: str, site: Sit
     assert compare(sample, response.json()) == []
 
 
-async def test_contract_bulkfetch_missing_key(client: httpx.AsyncClient, api: str, site: Site, samples: Path) -> None:
+async def test_contract_bulkfetch_missing_key(
+    client: httpx.AsyncClient, api: str, site: Site, samples: Path
+) -> None:
     sample = load(samples, "search/bulkfetch.response.missing-key-silently-dropped.real-2026.json")
     issue = rich_issue(site)
-    request = {"issueIdsOrKeys": [issue.key, "ZZZZ-99999"], "fields": ["summary", "status"], "fieldsByKeys": False}
+    request = {
+        "issueIdsOrKeys": [issue.key, "ZZZZ-99999"],
+        "fields": ["summary", "status"],
+        "fieldsByKeys": False,
+    }
     body = (await client.post(f"{api}/issue/bulkfetch", json=request)).json()
     assert compare(sample, body) == []
     assert len(body["issues"]) == 1
 
 
-async def test_contract_changelog_bulkfetch(client: httpx.AsyncClient, api: str, site: Site, samples: Path) -> None:
+async def test_contract_changelog_bulkfetch(
+    client: httpx.AsyncClient, api: str, site: Site, samples: Path
+) -> None:
     sample = load(samples, "search/changelog_bulkfetch.response.atlassian-example.json")
     issue = rich_issue(site)
     site.edit_issue(issue, summary="Contract one", actor_id=site.app_account_id)
@@ -152,7 +167,9 @@ async def test_contract_changelog_bulkfetch(client: httpx.AsyncClient, api: str,
     assert compare(sample, body) == []
 
 
-async def test_contract_transitions(client: httpx.AsyncClient, api: str, site: Site, samples: Path) -> None:
+async def test_contract_transitions(
+    client: httpx.AsyncClient, api: str, site: Site, samples: Path
+) -> None:
     sample = load(samples, "issues/transitions_list.real-2025.json")
     issue = rich_issue(site)
     body = (await client.get(f"{api}/issue/{issue.key}/transitions")).json()
@@ -162,7 +179,9 @@ async def test_contract_transitions(client: httpx.AsyncClient, api: str, site: S
 
 async def test_contract_sprint_get(client: httpx.AsyncClient, site: Site, samples: Path) -> None:
     sample = load(samples, "agile/sprint_get.response.atlassian-example.json")
-    sprint = next(item for item in site.sprints.values() if item.state == "closed" and item.goal is not None)
+    sprint = next(
+        item for item in site.sprints.values() if item.state == "closed" and item.goal is not None
+    )
     body = (await client.get(f"/ex/jira/{site.cloud_id}/rest/agile/1.0/sprint/{sprint.id}")).json()
     assert compare(sample, body) == []
 
@@ -170,9 +189,18 @@ async def test_contract_sprint_get(client: httpx.AsyncClient, site: Site, sample
 async def test_contract_board_sprints(client: httpx.AsyncClient, site: Site, samples: Path) -> None:
     sample = load(samples, "agile/board_sprints.response.atlassian-example.json")
     board = next(
-        board_id for board_id in site.boards
-        if all(sprint.goal is not None for sprint in site.sprints.values() if sprint.board_id == board_id)
+        board_id
+        for board_id in site.boards
+        if all(
+            sprint.goal is not None
+            for sprint in site.sprints.values()
+            if sprint.board_id == board_id
+        )
     )
     params = {"startAt": 1, "maxResults": 2}
-    body = (await client.get(f"/ex/jira/{site.cloud_id}/rest/agile/1.0/board/{board}/sprint", params=params)).json()
+    body = (
+        await client.get(
+            f"/ex/jira/{site.cloud_id}/rest/agile/1.0/board/{board}/sprint", params=params
+        )
+    ).json()
     assert compare(sample, body) == []

@@ -33,7 +33,9 @@ def test_generator_same_seed_identical() -> None:
 
 
 def test_generator_other_seed_differs() -> None:
-    assert snapshot(build_world(5, sites=1, issues=50)) != snapshot(build_world(6, sites=1, issues=50))
+    assert snapshot(build_world(5, sites=1, issues=50)) != snapshot(
+        build_world(6, sites=1, issues=50)
+    )
 
 
 def test_generator_shapes() -> None:
@@ -48,7 +50,11 @@ def test_generator_shapes() -> None:
     assert any(issue.assignee_id is None for issue in issues)
     assert any(not issue.sprint_ids for issue in issues)
     assert any(issue.description_seed is None and issue.description is None for issue in issues)
-    assert all(issue.parent_id is not None for issue in issues if site.issue_types[issue.issue_type_id].subtask)
+    assert all(
+        issue.parent_id is not None
+        for issue in issues
+        if site.issue_types[issue.issue_type_id].subtask
+    )
     assert any(project.simplified for project in site.projects.values())
     assert any(not project.simplified for project in site.projects.values())
     assert {sprint.state for sprint in site.sprints.values()} == {"closed", "active", "future"}
@@ -71,7 +77,17 @@ def test_generator_descriptions_rich() -> None:
 
     assert min(sizes) >= 2000
     assert max(sizes) <= 10_000
-    for node_type in ("mention", "table", "codeBlock", "panel", "media", "status", "emoji", "date", "inlineCard"):
+    for node_type in (
+        "mention",
+        "table",
+        "codeBlock",
+        "panel",
+        "media",
+        "status",
+        "emoji",
+        "date",
+        "inlineCard",
+    ):
         assert f'"type":"{node_type}"' in kinds, node_type
 
 

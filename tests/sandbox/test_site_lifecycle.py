@@ -12,13 +12,16 @@ from jira_sandbox.truth import truth
 
 def first_in(site: Site, project_key: str, *, level: int = 0) -> IssueRecord:
     return next(
-        issue for issue in site.live_issues()
+        issue
+        for issue in site.live_issues()
         if site.projects[issue.project_id].key == project_key
         and site.issue_types[issue.issue_type_id].hierarchy_level == level
     )
 
 
-async def test_move_keeps_id_and_old_key(client: httpx.AsyncClient, api: str, site: Site, events: list[ChangeEvent]) -> None:
+async def test_move_keeps_id_and_old_key(
+    client: httpx.AsyncClient, api: str, site: Site, events: list[ChangeEvent]
+) -> None:
     issue = first_in(site, "CORE")
     old_key = issue.key
     site.move_issue(issue, "WEB")
@@ -36,7 +39,9 @@ async def test_move_keeps_id_and_old_key(client: httpx.AsyncClient, api: str, si
     assert entry["old_keys"] == [old_key]
 
 
-async def test_delete_then_404_and_omitted(client: httpx.AsyncClient, api: str, site: Site, events: list[ChangeEvent]) -> None:
+async def test_delete_then_404_and_omitted(
+    client: httpx.AsyncClient, api: str, site: Site, events: list[ChangeEvent]
+) -> None:
     issue = first_in(site, "CORE")
     site.delete_issue(issue)
 
@@ -54,7 +59,11 @@ async def test_hidden_project_vanishes(client: httpx.AsyncClient, api: str, site
     site.hide_project(site.app_account_id, "CORE")
 
     response = await client.get(f"{api}/issue/{issue.key}")
-    web = (await client.post(f"{api}/search/jql", json={"jql": "project in (WEB, OPS)", "maxResults": 500})).json()
+    web = (
+        await client.post(
+            f"{api}/search/jql", json={"jql": "project in (WEB, OPS)", "maxResults": 500}
+        )
+    ).json()
     core = await client.post(f"{api}/search/jql", json={"jql": "project = CORE"})
     assert response.status_code == 404
     assert str(issue.id) not in {item["id"] for item in web["issues"]}
@@ -79,7 +88,12 @@ def test_multi_step_emits_each_transition(site: Site, events: list[ChangeEvent])
     if site.statuses[issue.status_id].name != "Backlog":
         issue.status_id = "10003"
     site.move_to_status(issue, "Done")
-    statuses = [item["toString"] for event in events for item in (event.changelog or {}).get("items", []) if item["field"] == "status"]
+    statuses = [
+        item["toString"]
+        for event in events
+        for item in (event.changelog or {}).get("items", [])
+        if item["field"] == "status"
+    ]
     assert statuses == ["Selected for Development", "In Progress", "Done"]
     assert {event.issue_event_type_name for event in events} == {"issue_generic"}
 
@@ -103,7 +117,9 @@ def test_history_ids_grow(site: Site) -> None:
 
 
 def test_create_emits_created_event(site: Site, events: list[ChangeEvent]) -> None:
-    issue = site.create_issue(project_key="CORE", issue_type="Bug", summary="Crash on save", labels=["customer"])
+    issue = site.create_issue(
+        project_key="CORE", issue_type="Bug", summary="Crash on save", labels=["customer"]
+    )
     event = events[-1]
     assert event.webhook_event == "jira:issue_created"
     assert event.issue is not None
@@ -118,15 +134,30 @@ def test_sprint_lifecycle_events(site: Site, events: list[ChangeEvent]) -> None:
     site.start_sprint(sprint.id)
     site.close_sprint(sprint.id)
     names = [event.webhook_event for event in events]
-    assert names == ["sprint_created", "sprint_updated", "sprint_started", "sprint_updated", "sprint_closed"]
+    assert names == [
+        "sprint_created",
+        "sprint_updated",
+        "sprint_started",
+        "sprint_updated",
+        "sprint_closed",
+    ]
     assert events[1].old_sprint is not None
     assert events[1].old_sprint["state"] == "future"
 
 
-async def test_move_to_sprint_rest(client: httpx.AsyncClient, site: Site, events: list[ChangeEvent]) -> None:
+async def test_move_to_sprint_rest(
+    client: httpx.AsyncClient, site: Site, events: list[ChangeEvent]
+) -> None:
     issue = site.create_issue(project_key="CORE", issue_type="Story", summary="Sprint candidate")
-    sprint = next(item for item in site.sprints.values() if item.state == "future" and site.boards[item.board_id].project_id == issue.project_id)
-    response = await client.post(f"/ex/jira/{site.cloud_id}/rest/agile/1.0/sprint/{sprint.id}/issue", json={"issues": [issue.key]})
+    sprint = next(
+        item
+        for item in site.sprints.values()
+        if item.state == "future" and site.boards[item.board_id].project_id == issue.project_id
+    )
+    response = await client.post(
+        f"/ex/jira/{site.cloud_id}/rest/agile/1.0/sprint/{sprint.id}/issue",
+        json={"issues": [issue.key]},
+    )
     assert response.status_code == 204
     assert sprint.id in issue.sprint_ids
     assert events[-1].changelog is not None
@@ -135,7 +166,15 @@ async def test_move_to_sprint_rest(client: httpx.AsyncClient, site: Site, events
 
 async def test_control_create_and_truth(client: httpx.AsyncClient, site: Site) -> None:
     base = f"/_sandbox/sites/{site.cloud_id}"
-    created = await client.post(f"{base}/issues", json={"project": "WEB", "issuetype": "Task", "summary": "From control", "description": "Line one\nLine two"})
+    created = await client.post(
+        f"{base}/issues",
+        json={
+            "project": "WEB",
+            "issuetype": "Task",
+            "summary": "From control",
+            "description": "Line one\nLine two",
+        },
+    )
     assert created.status_code == 201
     key = created.json()["key"]
     moved = await client.post(f"{base}/issues/{key}/move", json={"project": "CORE"})
