@@ -16,7 +16,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jira_sandbox import render
 from jira_sandbox.model import IssueRecord, JiraApiError
@@ -96,12 +96,12 @@ class CompiledQuery:
         return ordered
 
 
-def _sort_function(site: Site, field: str) -> Callable[[IssueRecord], object]:
+def _sort_function(site: Site, field: str) -> Callable[[IssueRecord], Any]:
     if field == "id":
         return lambda issue: issue.id
     if field in {"key", "issuekey"}:
 
-        def by_key(issue: IssueRecord) -> object:
+        def by_key(issue: IssueRecord) -> tuple[str, int]:
             project_key, _, number = issue.key.rpartition("-")
             return (project_key, int(number))
 
