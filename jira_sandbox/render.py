@@ -32,6 +32,7 @@ JsonDict = dict[str, Any]
 # Embedded collections stop here; the full lists are paged through their own endpoints.
 EMBEDDED_COMMENT_LIMIT = 20
 EMBEDDED_CHANGELOG_LIMIT = 20
+RENDER_CACHE_MAX_ENTRIES = 200_000
 AVATAR_BASE = "https://avatar-management--avatars.us-west-2.prod.public.atl-paas.net/initials"
 
 
@@ -333,6 +334,9 @@ def all_fields(site: Site, issue: IssueRecord, time_zone: str) -> JsonDict:
     cache_key = (issue.id, issue.version, time_zone)
     own = site.render_cache.get(cache_key)
     if own is None:
+        if len(site.render_cache) >= RENDER_CACHE_MAX_ENTRIES:
+            # Entries of older versions are never read again, so a full reset is cheap.
+            site.render_cache.clear()
         own = _own_fields(site, issue, time_zone)
         site.render_cache[cache_key] = own
 
