@@ -333,7 +333,26 @@ def build_payload(
 
     if matched_webhook_ids is not None:
         payload["matchedWebhookIds"] = list(matched_webhook_ids)
-    return payload
+    result: dict[str, Any] = _without_emails(payload)
+    return result
+
+
+def _without_emails(value: Any) -> Any:
+    """Copy a payload without `emailAddress` on user objects.
+
+    No captured Jira Cloud webhook body carries an e-mail address, even where
+    the REST API shows one to the same app.
+    """
+    if isinstance(value, list):
+        return [_without_emails(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    is_user = "accountId" in value
+    return {
+        key: _without_emails(item)
+        for key, item in value.items()
+        if not (is_user and key == "emailAddress")
+    }
 
 
 def _trim_issue(issue: dict[str, Any] | None) -> dict[str, Any] | None:
