@@ -570,7 +570,8 @@ class OAuthServer:
         return TokenPair(
             access_token=record.access_token,
             refresh_token=record.refresh_token,
-            expires_in=max(0, remaining_ms // 1000),
+            # Rounded up, so a pair issued a few milliseconds ago reports the full lifetime.
+            expires_in=max(0, -(-remaining_ms // 1000)),
             scope=" ".join(record.scope_order),
             grant_id=record.grant.grant_id,
         )
