@@ -130,7 +130,8 @@ class Producer:
         except KafkaError as exc:
             raise BrokerError(
                 f"publishing the record with key {key!r} to topic {topic!r} on "
-                f"{self._bootstrap} failed: {exc!r}"
+                f"{self._bootstrap} failed: {exc!r}; the broker may be stopping or "
+                "unreachable, and the send may be retried"
             ) from exc
         finally:
             for _, future in pending:
