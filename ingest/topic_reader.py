@@ -53,14 +53,16 @@ class TopicFollower:
             auto_offset_reset="earliest",
         )
         await consumer.start()
+        try:
+            partitions = await self._partitions(consumer)
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            end_offsets = await consumer.end_offsets(partitions)
+            await self._read_until(consumer, end_offsets)
+        except BaseException:
+            await consumer.stop()
+            raise
         self._consumer = consumer
-
-        partitions = await self._partitions(consumer)
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end_offsets = await consumer.end_offsets(partitions)
-
-        await self._read_until(consumer, end_offsets)
         logger.info("loaded topic=%s partitions=%d", self._topic, len(partitions))
 
         if self._follow:
@@ -78,8 +80,10 @@ class TopicFollower:
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         for _ in range(METADATA_ATTEMPTS):
-            await consumer.topics()
-            numbers = consumer.partitions_for_topic(self._topic)
+            # The consumer's own metadata covers only assigned topics, so ask the
+            # cluster for every topic's partitions.
+            cluster = await consumer._client.fetch_all_metadata()
+            numbers = cluster.partitions_for_topic(self._topic)
             if numbers:
                 return [TopicPartition(self._topic, number) for number in sorted(numbers)]
             await asyncio.sleep(0.1)
