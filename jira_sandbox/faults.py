@@ -4,7 +4,7 @@ Each site has its own `FaultConfig`, switchable at run time. Webhook faults are
 decided here and applied by the webhook dispatcher; REST faults are applied by
 `FaultMiddleware` on `/ex/jira/{cloud_id}/...` paths only, never on the sandbox's
 own `/_sandbox/...` control paths. Every decision comes from a per-site RNG seeded
-with `FaultConfig.seed`, so a test that sets the same config sees the same faults.
+with `FaultConfig.seed`, so a test that sets the same config gets the same faults.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ class FaultConfig:
 
 @dataclass(frozen=True)
 class DeliveryFaults:
-    """What happens to one webhook delivery; `delay_s` is slept before the first attempt."""
+    """Faults drawn for one webhook delivery; `delay_s` is slept before the first attempt."""
 
     drop: bool = False
     duplicate: bool = False
@@ -308,7 +308,7 @@ def _new_site_faults(cloud_id: str, config: FaultConfig, stats: RestFaultStats) 
 
 
 class FaultMiddleware:
-    """ASGI middleware that answers some `/ex/jira/{cloud_id}/...` requests with 429 or 503.
+    """ASGI middleware that responds to some `/ex/jira/{cloud_id}/...` requests with 429 or 503.
 
     A slow response sleeps before the request reaches the app (or before the
     injected error is sent). The 429 carries `Retry-After` and Jira's rate-limit

@@ -8,8 +8,8 @@ Each `ChangeEvent` a site emits becomes one delivery per matching target: the ap
 URL (with every matching registration id in `matchedWebhookIds`) and each matching
 admin webhook. Deliveries of one site start in event order, apart from what the fault
 registry injects (drops, duplicates, reordering, delays). Failed attempts are retried
-on 408, 409, 425, 429, 5xx and connection errors with exponential back-off; a
-delivery that still fails goes to the failed list `GET .../webhook/failed` serves.
+on 408, 409, 425, 429, 5xx and connection errors with exponential back-off. A
+delivery that still fails goes to the list that `GET .../webhook/failed` returns.
 
 Authenticity, as the sandbox implements it:
 
@@ -655,7 +655,7 @@ class WebhookDispatcher:
             site = self._site(cloud_id)
             if site.app_url is not None and site.app_url != url:
                 # NOTE: Jira allows one URL per app but does not document what a new URL
-                # does to older registrations; the sandbox moves them all to the new URL.
+                # does to older registrations. The sandbox moves them all to the new URL.
                 logger.info(
                     "app webhook URL replaced cloud_id=%s webhook_count=%d",
                     cloud_id,
@@ -1156,7 +1156,7 @@ class WebhookDispatcher:
         return value
 
     def _expiration(self, expires_ms: int) -> int | str:
-        # The OpenAPI schema says int64 epoch ms while its examples show a date string.
+        # The OpenAPI schema types this as int64 epoch ms, but its examples show a date string.
         if self.expiration_date_format == "epoch_ms":
             return expires_ms
         moment = dt.datetime.fromtimestamp(expires_ms / 1000, tz=dt.UTC)

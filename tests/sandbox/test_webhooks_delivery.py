@@ -45,7 +45,7 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A webhook receiver; `statuses` are answered in order, then 200."""
+    """A webhook receiver that returns the `statuses` in order, then 200."""
 
     url: str = ""
     requests: list[Received] = field(default_factory=list)
