@@ -9,9 +9,9 @@ written, with the reason). A plan touches only the edited field.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 

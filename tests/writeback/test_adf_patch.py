@@ -19,7 +19,9 @@ class PlainCodec:
     """A small codec: plain-text paragraphs as text, every other block as a placeholder."""
 
     def adf_to_markdown(self, doc: Node | None) -> str:
-        return "\n\n".join(self.adf_block_to_markdown(node) for node in (doc or {}).get("content") or [])
+        return "\n\n".join(
+            self.adf_block_to_markdown(node) for node in (doc or {}).get("content") or []
+        )
 
     def adf_block_to_markdown(self, node: Node) -> str:
         children = node.get("content") or []
@@ -54,18 +56,25 @@ def rich_description() -> Node:
         "type": "paragraph",
         "content": [
             {"type": "text", "text": "Ask "},
-            {"type": "mention", "attrs": {"id": "5b10ac8d82e05b22cc7d0001", "text": "@Alex", "accessLevel": ""}},
+            {
+                "type": "mention",
+                "attrs": {"id": "5b10ac8d82e05b22cc7d0001", "text": "@Alex", "accessLevel": ""},
+            },
         ],
     }
     table = {
         "type": "table",
         "attrs": {"isNumberColumnEnabled": False, "layout": "default"},
-        "content": [{"type": "tableRow", "content": [{"type": "tableCell", "content": [paragraph("cell")]}]}],
+        "content": [
+            {"type": "tableRow", "content": [{"type": "tableCell", "content": [paragraph("cell")]}]}
+        ],
     }
     media = {
         "type": "mediaSingle",
         "attrs": {"layout": "center"},
-        "content": [{"type": "media", "attrs": {"id": "d7174b86", "type": "file", "collection": ""}}],
+        "content": [
+            {"type": "media", "attrs": {"id": "d7174b86", "type": "file", "collection": ""}}
+        ],
     }
     return {
         "version": 1,
@@ -177,7 +186,9 @@ def test_patch_real_codec_keeps_kitchen_sink() -> None:
 
     differing = [
         index
-        for index, (before, after) in enumerate(zip(original["content"], patched["content"], strict=True))
+        for index, (before, after) in enumerate(
+            zip(original["content"], patched["content"], strict=True)
+        )
         if before != after
     ]
     assert differing == [target]
