@@ -22,7 +22,7 @@ from ingest.identity import SpaceDirectory, mint_user_token
 from ingest.settings import Settings
 from ingest.token_cipher import TokenCipher
 from ingest.topic_reader import TopicFollower
-from jira_sandbox.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from jira_sandbox.app import DEFAULT_CLIENT_ID
 from jira_sandbox.app import create_app as create_sandbox
 from jira_sandbox.generator import build_world
 from jira_sandbox.model import World
@@ -39,6 +39,8 @@ INGRESS_URL = "http://ingress.test"
 REDIRECT_URL = f"{INGRESS_URL}/oauth/callback"
 JWT_KEY = "k" * 40
 ADMIN_SECRET = "admin-webhook-secret"
+# HS256 keys shorter than 32 bytes make PyJWT warn, and warnings fail tests.
+CLIENT_SECRET = "sandbox-client-secret-of-forty-bytes-xxx"
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[tuple[str, Envelope]]:
@@ -113,10 +115,11 @@ def world() -> World:
 async def harness(
     world: World, kafka_bootstrap: str, topic_names: TopicNames
 ) -> AsyncIterator[Harness]:
-    sandbox_app = create_sandbox(world, auto_consent=True, redirect_uris=[REDIRECT_URL])
+    sandbox_app = create_sandbox(world, client_secret=CLIENT_SECRET, auto_consent=True,
+                                 redirect_uris=[REDIRECT_URL])
     settings = Settings(
         client_id=DEFAULT_CLIENT_ID,
-        client_secret=DEFAULT_CLIENT_SECRET,
+        client_secret=CLIENT_SECRET,
         redirect_url=REDIRECT_URL,
         webhook_public_url=INGRESS_URL,
         token_encryption_keys=(Fernet.generate_key().decode(),),
