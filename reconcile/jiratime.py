@@ -44,4 +44,4 @@ def parse_jira_time(value: str | int | float) -> int:
             "expected an offset such as +0000"
         )
 
-    return int(round(parsed.astimezone(UTC).timestamp() * 1000))
+    return round(parsed.astimezone(UTC).timestamp() * 1000)

@@ -41,7 +41,9 @@ class PollWindow:
     end_ms: int
 
 
-def next_window(checkpoint_ms: int, now_ms: int, *, overlap: timedelta = DEFAULT_OVERLAP) -> PollWindow:
+def next_window(
+    checkpoint_ms: int, now_ms: int, *, overlap: timedelta = DEFAULT_OVERLAP
+) -> PollWindow:
     """Return the window after ``checkpoint_ms`` (the end of the last complete window).
 
     The window reaches back ``overlap`` before the checkpoint, and its end is
@@ -184,6 +186,11 @@ async def poll_window(
 
     logger.info(
         "poll window read space_id=%s cloud_id=%s start_ms=%d end_ms=%d published=%d repeats=%d",
-        connection.space_id, cloud_id, window.start_ms, window.end_ms, published, repeats,
+        connection.space_id,
+        cloud_id,
+        window.start_ms,
+        window.end_ms,
+        published,
+        repeats,
     )
     return PollResult(window, published, repeats, max(calls, 1), latest)

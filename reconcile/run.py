@@ -139,7 +139,10 @@ async def reconcile(
     started_at_ms = _now_ms()
     logger.info(
         "reconciliation started run_id=%s space_id=%s cloud_id=%s dry_run=%s",
-        run.run_id, space_id, cloud_id, dry_run,
+        run.run_id,
+        space_id,
+        cloud_id,
+        dry_run,
     )
 
     report = DriftReport(
@@ -154,7 +157,10 @@ async def reconcile(
     except SyncError as exc:
         logger.warning(
             "reconciliation stopped early run_id=%s space_id=%s cloud_id=%s error=%s",
-            run.run_id, space_id, cloud_id, exc,
+            run.run_id,
+            space_id,
+            cloud_id,
+            exc,
         )
         report = report.model_copy(update={"partial": True, "error": str(exc)})
 
@@ -168,8 +174,17 @@ async def reconcile(
     logger.info(
         "reconciliation finished run_id=%s space_id=%s cloud_id=%s missing=%d stale=%d "
         "extra=%d deleted=%d access_lost=%d repaired=%d api_calls=%d partial=%s",
-        run.run_id, space_id, cloud_id, report.missing, report.stale, report.extra,
-        report.deleted, report.access_lost, report.repaired, report.api_calls, report.partial,
+        run.run_id,
+        space_id,
+        cloud_id,
+        report.missing,
+        report.stale,
+        report.extra,
+        report.deleted,
+        report.access_lost,
+        report.repaired,
+        report.api_calls,
+        report.partial,
     )
     return report
 
@@ -195,28 +210,43 @@ async def _reconcile(run: _Run, graph: GraphIndex, report: DriftReport) -> Drift
     logger.info(
         "drift found run_id=%s space_id=%s cloud_id=%s census=%d missing=%d stale=%d extra=%d "
         "access_lost=%d",
-        run.run_id, space_id, cloud_id, len(census), len(drift.missing), len(drift.stale),
-        len(drift.extra), len(lost),
+        run.run_id,
+        space_id,
+        cloud_id,
+        len(census),
+        len(drift.missing),
+        len(drift.stale),
+        len(drift.extra),
+        len(lost),
     )
 
     for project_id in lost:
         logger.info(
             "project access lost run_id=%s space_id=%s cloud_id=%s project_id=%s",
-            run.run_id, space_id, cloud_id, project_id,
+            run.run_id,
+            space_id,
+            cloud_id,
+            project_id,
         )
         await run.emit(
             project_id,
             ProjectAccessLost(
-                space_id=space_id, cloud_id=cloud_id, origin="reconcile",
-                project_id=project_id, observed_at_ms=_now_ms(),
+                space_id=space_id,
+                cloud_id=cloud_id,
+                origin="reconcile",
+                project_id=project_id,
+                observed_at_ms=_now_ms(),
             ),
         )
     for project_id in found:
         await run.emit(
             project_id,
             ProjectObserved(
-                space_id=space_id, cloud_id=cloud_id, origin="reconcile",
-                project=visible[project_id], observed_at_ms=_now_ms(),
+                space_id=space_id,
+                cloud_id=cloud_id,
+                origin="reconcile",
+                project=visible[project_id],
+                observed_at_ms=_now_ms(),
             ),
         )
 
@@ -263,7 +293,11 @@ async def _refetch(run: _Run, drift: Drift) -> list[str]:
 
 
 async def _confirm(run: _Run, issue_ids: Sequence[str]) -> tuple[int, int]:
-    """Fetch each issue on its own; return (confirmed deleted, still present)."""
+    """Fetch each issue on its own; return (confirmed deleted, still present).
+
+    NOTE: Jira answers 404 for hidden issues as for deleted ones, so an issue
+    moved into a project the account cannot see is reported gone here.
+    """
     deleted = 0
     present = 0
 
@@ -274,13 +308,19 @@ async def _confirm(run: _Run, issue_ids: Sequence[str]) -> tuple[int, int]:
             deleted += 1
             logger.info(
                 "issue deletion confirmed run_id=%s space_id=%s cloud_id=%s issue_id=%s",
-                run.run_id, run.connection_space_id, run.cloud_id, issue_id,
+                run.run_id,
+                run.connection_space_id,
+                run.cloud_id,
+                issue_id,
             )
             await run.emit(
                 issue_id,
                 IssueGone(
-                    space_id=run.connection_space_id, cloud_id=run.cloud_id,
-                    origin="reconcile", issue_id=issue_id, observed_at_ms=_now_ms(),
+                    space_id=run.connection_space_id,
+                    cloud_id=run.cloud_id,
+                    origin="reconcile",
+                    issue_id=issue_id,
+                    observed_at_ms=_now_ms(),
                 ),
             )
             continue
@@ -289,7 +329,11 @@ async def _confirm(run: _Run, issue_ids: Sequence[str]) -> tuple[int, int]:
         logger.info(
             "issue outside the census still exists run_id=%s space_id=%s cloud_id=%s "
             "issue_id=%s key=%s",
-            run.run_id, run.connection_space_id, run.cloud_id, issue_id, issue.get("key"),
+            run.run_id,
+            run.connection_space_id,
+            run.cloud_id,
+            issue_id,
+            issue.get("key"),
         )
         await run.observe_issue(issue)
 

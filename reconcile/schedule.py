@@ -3,13 +3,14 @@
 The worker builds one :class:`Reconciler`, calls :meth:`Reconciler.start` when
 it starts and :meth:`Reconciler.stop` when it stops, calls
 :meth:`Reconciler.run_now` for an operator's request, and feeds
-:meth:`Reconciler.note_delivery` with each webhook delivery it sees, so the
-scheduler knows when webhooks have gone quiet and the site must be polled.
+:meth:`Reconciler.note_delivery` with each webhook delivery it receives, so
+the scheduler detects when webhooks have gone quiet and the site must be polled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -103,10 +104,8 @@ class Reconciler:
         if task is None:
             return
         task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await task
-        except asyncio.CancelledError:
-            pass
         logger.info("reconciliation scheduler stopped")
 
     async def _loop(self) -> None:
@@ -161,7 +160,9 @@ class Reconciler:
                 self.metrics.runs.labels(outcome="failed", trigger="scheduled").inc()
                 logger.warning(
                     "scheduled reconciliation failed space_id=%s cloud_id=%s error=%s",
-                    target.space_id, target.cloud_id, exc,
+                    target.space_id,
+                    target.cloud_id,
+                    exc,
                 )
         return reports
 
@@ -217,7 +218,9 @@ class Reconciler:
         except SyncError as exc:
             logger.warning(
                 "webhook upkeep failed space_id=%s cloud_id=%s error=%s",
-                target.space_id, cloud_id, exc,
+                target.space_id,
+                cloud_id,
+                exc,
             )
             return {
                 "webhook_errors": (f"webhook upkeep failed: {exc}",),
@@ -236,8 +239,11 @@ class Reconciler:
         if trigger == "on_demand" or self.settings.post_quiet_reports:
             return True
         return bool(
-            report.drift_total or report.partial or report.webhook_errors
-            or report.webhooks_registered or report.projects_found
+            report.drift_total
+            or report.partial
+            or report.webhook_errors
+            or report.webhooks_registered
+            or report.projects_found
         )
 
     async def _post(self, report: DriftReport) -> None:
@@ -279,11 +285,15 @@ class Reconciler:
                 state.project_ids = ()
                 logger.warning(
                     "poll failed space_id=%s cloud_id=%s error=%s",
-                    target.space_id, target.cloud_id, exc,
+                    target.space_id,
+                    target.cloud_id,
+                    exc,
                 )
         return results
 
-    async def _poll(self, target: ReconcileTarget, state: _ConnectionState, now_ms: int) -> PollResult:
+    async def _poll(
+        self, target: ReconcileTarget, state: _ConnectionState, now_ms: int
+    ) -> PollResult:
         async with state.lock:
             client = CountingClient(self._client_for(target))
             if not state.project_ids:
@@ -295,7 +305,9 @@ class Reconciler:
                 silence_ms = int(self.settings.poll_silence.total_seconds() * 1000)
                 state.poll_checkpoint_ms = state.last_delivery_ms or now_ms - silence_ms
 
-            window = next_window(state.poll_checkpoint_ms, now_ms, overlap=self.settings.poll_overlap)
+            window = next_window(
+                state.poll_checkpoint_ms, now_ms, overlap=self.settings.poll_overlap
+            )
             result = await poll_window(
                 target,
                 client=client,

@@ -18,7 +18,9 @@ def parse_daily_at(text: str) -> time:
     """Read a UTC time of day written ``HH:MM`` (24-hour clock)."""
     match = _HH_MM.match(text.strip())
     if match is None:
-        raise InvalidSetting(f"daily time {text!r} is invalid; write it as HH:MM in UTC, e.g. 03:30")
+        raise InvalidSetting(
+            f"daily time {text!r} is invalid; write it as HH:MM in UTC, e.g. 03:30"
+        )
     hour, minute = int(match.group(1)), int(match.group(2))
     if hour > 23 or minute > 59:
         raise InvalidSetting(f"daily time {text!r} is out of range; use 00:00 to 23:59 (UTC)")
@@ -31,9 +33,7 @@ def next_run_at(now: datetime, daily_at: time) -> datetime:
         raise InvalidSetting(f"time {now.isoformat()} has no UTC offset; pass an aware datetime")
 
     current = now.astimezone(UTC)
-    candidate = current.replace(
-        hour=daily_at.hour, minute=daily_at.minute, second=0, microsecond=0
-    )
+    candidate = current.replace(hour=daily_at.hour, minute=daily_at.minute, second=0, microsecond=0)
     if candidate <= current:
         candidate += timedelta(days=1)
     return candidate

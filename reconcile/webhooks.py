@@ -30,8 +30,12 @@ DEFAULT_REFRESH_WINDOW = timedelta(days=20)
 
 ISSUE_EVENTS = frozenset(
     {
-        "jira:issue_created", "jira:issue_updated", "jira:issue_deleted",
-        "comment_created", "comment_updated", "comment_deleted",
+        "jira:issue_created",
+        "jira:issue_updated",
+        "jira:issue_deleted",
+        "comment_created",
+        "comment_updated",
+        "comment_deleted",
     }
 )
 SPRINT_EVENTS = frozenset(
@@ -104,7 +108,9 @@ def plan_webhooks(
     only be leftovers.
     """
     window_ms = int(refresh_window.total_seconds() * 1000)
-    live = [item for item in registered if item.expires_at_ms is None or item.expires_at_ms > now_ms]
+    live = [
+        item for item in registered if item.expires_at_ms is None or item.expires_at_ms > now_ms
+    ]
     dead = [item.id for item in registered if item not in live]
 
     refresh: list[int] = []
@@ -144,7 +150,9 @@ def registration_of(raw: Mapping[str, Any] | Any) -> Registration:
         try:
             expires_at_ms = parse_jira_time(expiry)
         except InvalidTimestamp:
-            logger.warning("webhook expiry unreadable webhook_id=%s value=%r", field_of(raw, "id"), expiry)
+            logger.warning(
+                "webhook expiry unreadable webhook_id=%s value=%r", field_of(raw, "id"), expiry
+            )
 
     jql = field_of(raw, "jqlFilter", "jql_filter")
     return Registration(
@@ -185,7 +193,11 @@ async def ensure_webhooks(
     plan = plan_webhooks(wanted, registered, now_ms=now_ms, refresh_window=refresh_window)
     logger.info(
         "webhook plan cloud_id=%s listed=%d refresh=%s register=%d delete=%s",
-        cloud_id, len(registered), list(plan.refresh), len(plan.register), list(plan.delete),
+        cloud_id,
+        len(registered),
+        list(plan.refresh),
+        len(plan.register),
+        list(plan.delete),
     )
 
     if plan.delete:
@@ -207,7 +219,9 @@ async def ensure_webhooks(
             registered_count = created
             errors.extend(refused)
             for message in refused:
-                logger.warning("webhook registration refused cloud_id=%s error=%s", cloud_id, message)
+                logger.warning(
+                    "webhook registration refused cloud_id=%s error=%s", cloud_id, message
+                )
 
     return WebhookCheck(
         listed=len(registered),

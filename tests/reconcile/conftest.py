@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import uvicorn
+from reconcile_fakes import FakeGraph, Published
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,10 +20,15 @@ from jira_sandbox.model import World
 from jira_sandbox.site import Site
 from jiraclient.client import JiraClient
 from reconcile.settings import ReconcileTarget
-from reconcile_fakes import FakeGraph, Published
 
 SANDBOX_URL = "http://sandbox.test"
-SCOPES = ["read:jira-work", "write:jira-work", "read:jira-user", "manage:jira-webhook", "offline_access"]
+SCOPES = [
+    "read:jira-work",
+    "write:jira-work",
+    "read:jira-user",
+    "manage:jira-webhook",
+    "offline_access",
+]
 
 
 @pytest.fixture
@@ -75,9 +81,12 @@ async def receiver(graph: FakeGraph) -> AsyncIterator[str]:
         return Response(status_code=200)
 
     app = Starlette(routes=[Route("/webhooks/jira", deliver, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    # uvicorn exposes only a flag, not an event, for the end of its startup.
+    while not server.started:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
     yield f"http://127.0.0.1:{port}/webhooks/jira"

@@ -39,7 +39,9 @@ def test_next_window_negative_overlap():
 def test_window_jql_uses_epoch_ms():
     jql = window_jql(PollWindow(1733300000000, 1733300600000), ["10001", "10000"])
 
-    assert jql == "project in (10000, 10001) AND updated >= 1733300000000 ORDER BY updated ASC, id ASC"
+    assert (
+        jql == "project in (10000, 10001) AND updated >= 1733300000000 ORDER BY updated ASC, id ASC"
+    )
 
 
 def test_window_jql_needs_projects():
@@ -138,22 +140,30 @@ def test_seen_set_invalid_size():
 
 
 def test_should_poll_after_registration_error():
-    assert should_poll(now_ms=10, last_delivery_ms=9, registration_failed=True, silence=timedelta(hours=1))
+    assert should_poll(
+        now_ms=10, last_delivery_ms=9, registration_failed=True, silence=timedelta(hours=1)
+    )
 
 
 def test_should_poll_recent_delivery():
     assert not should_poll(
-        now_ms=10 * MINUTE_MS, last_delivery_ms=5 * MINUTE_MS, registration_failed=False,
+        now_ms=10 * MINUTE_MS,
+        last_delivery_ms=5 * MINUTE_MS,
+        registration_failed=False,
         silence=timedelta(minutes=30),
     )
 
 
 def test_should_poll_after_silence():
     assert should_poll(
-        now_ms=40 * MINUTE_MS, last_delivery_ms=5 * MINUTE_MS, registration_failed=False,
+        now_ms=40 * MINUTE_MS,
+        last_delivery_ms=5 * MINUTE_MS,
+        registration_failed=False,
         silence=timedelta(minutes=30),
     )
 
 
 def test_should_poll_never_delivered():
-    assert should_poll(now_ms=1, last_delivery_ms=None, registration_failed=False, silence=timedelta(hours=1))
+    assert should_poll(
+        now_ms=1, last_delivery_ms=None, registration_failed=False, silence=timedelta(hours=1)
+    )

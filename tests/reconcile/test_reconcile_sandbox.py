@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reconcile_fakes import FakeGraph, Published
+
 from jira_sandbox.faults import DroppedDelivery, FaultConfig
 from jira_sandbox.model import ChangeEvent, World
 from jira_sandbox.site import Site
@@ -11,8 +13,6 @@ from reconcile.jiratime import parse_jira_time
 from reconcile.run import reconcile
 from reconcile.settings import ReconcileTarget
 from reconcile.webhooks import DEFAULT_WEBHOOKS, ensure_webhooks
-
-from reconcile_fakes import FakeGraph, Published
 
 # With this seed the dropped deliveries include deletions and the move.
 LOSSY_SEED = 7
@@ -86,12 +86,17 @@ def _expected_drift(
     return Expected(missing=missing, stale=stale, extra=extra, moved_id=moved_id)
 
 
-async def _lossy_changes(world: World, site: Site, jira: JiraClient, target: ReconcileTarget) -> Expected:
+async def _lossy_changes(
+    world: World, site: Site, jira: JiraClient, target: ReconcileTarget
+) -> Expected:
     assert world.faults is not None
     assert world.webhooks is not None
     await ensure_webhooks(
-        jira, url=target.webhook_url, wanted=DEFAULT_WEBHOOKS,
-        now_ms=world.clock.peek_ms(), cloud_id=site.cloud_id,
+        jira,
+        url=target.webhook_url,
+        wanted=DEFAULT_WEBHOOKS,
+        now_ms=world.clock.peek_ms(),
+        cloud_id=site.cloud_id,
     )
     initial = {entry["id"] for entry in truth(site)}
     events: list[ChangeEvent] = []
@@ -104,7 +109,9 @@ async def _lossy_changes(world: World, site: Site, jira: JiraClient, target: Rec
     return _expected_drift(events, world.faults.dropped_for(site.cloud_id), initial, moved_id)
 
 
-async def test_run_repairs_lost_webhooks(world, site, jira, graph: FakeGraph, published: Published, target):
+async def test_run_repairs_lost_webhooks(
+    world, site, jira, graph: FakeGraph, published: Published, target
+):
     expected = await _lossy_changes(world, site, jira, target)
     dropped = world.faults.dropped_for(site.cloud_id)
 
@@ -164,7 +171,9 @@ async def test_moved_issue_keeps_one_node(site, jira, graph, published, target):
 
 async def test_hidden_project_access_lost(site, jira, graph, published, target):
     hidden = sorted(site.projects.values(), key=lambda project: project.id)[0]
-    hidden_issues = {issue_id for issue_id, project in graph.projects.items() if project == hidden.id}
+    hidden_issues = {
+        issue_id for issue_id, project in graph.projects.items() if project == hidden.id
+    }
     site.hide_project(site.app_account_id, hidden.key)
 
     report = await reconcile(target, client=jira, graph=graph, publish=published)
@@ -187,7 +196,10 @@ async def test_dry_run_publishes_nothing(world, site, jira, graph, published, ta
     assert published.records == []
     assert report.dry_run is True
     assert report.repaired == 0
-    assert report.missing + report.stale + report.extra == expected.missing + expected.stale + expected.extra
+    assert (
+        report.missing + report.stale + report.extra
+        == expected.missing + expected.stale + expected.extra
+    )
 
 
 async def test_cost_grows_with_changes(site, jira, graph, published, target):

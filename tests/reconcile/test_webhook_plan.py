@@ -16,7 +16,9 @@ NOW = 1_733_300_000_000
 SPEC = WebhookSpec(events=ISSUE_EVENTS, jql_filter="project != null")
 
 
-def _registration(webhook_id: int, *, expires_in_days: float | None, jql: str = SPEC.jql_filter) -> Registration:
+def _registration(
+    webhook_id: int, *, expires_in_days: float | None, jql: str = SPEC.jql_filter
+) -> Registration:
     expiry = None if expires_in_days is None else NOW + int(expires_in_days * DAY_MS)
     return Registration(id=webhook_id, events=ISSUE_EVENTS, jql_filter=jql, expires_at_ms=expiry)
 
@@ -37,7 +39,10 @@ def test_plan_expiring_registration_refreshed():
 
 def test_plan_window_boundary_refreshed():
     plan = plan_webhooks(
-        [SPEC], [_registration(1, expires_in_days=20)], now_ms=NOW, refresh_window=timedelta(days=20)
+        [SPEC],
+        [_registration(1, expires_in_days=20)],
+        now_ms=NOW,
+        refresh_window=timedelta(days=20),
     )
 
     assert plan.refresh == (1,)
@@ -74,7 +79,9 @@ def test_plan_other_filter_replaced():
 
 def test_plan_fewer_events_not_serving():
     partial = Registration(
-        id=1, events=frozenset({"jira:issue_created"}), jql_filter=SPEC.jql_filter,
+        id=1,
+        events=frozenset({"jira:issue_created"}),
+        jql_filter=SPEC.jql_filter,
         expires_at_ms=NOW + 29 * DAY_MS,
     )
 
@@ -86,7 +93,9 @@ def test_plan_fewer_events_not_serving():
 
 def test_plan_duplicate_deleted():
     plan = plan_webhooks(
-        [SPEC], [_registration(2, expires_in_days=1), _registration(1, expires_in_days=3)], now_ms=NOW
+        [SPEC],
+        [_registration(2, expires_in_days=1), _registration(1, expires_in_days=3)],
+        now_ms=NOW,
     )
 
     assert plan.refresh == (1,)
@@ -103,8 +112,12 @@ def test_plan_one_registration_per_spec():
 
 
 def test_registration_of_epoch_expiry():
-    raw = {"id": 10000, "events": ["jira:issue_created"], "jqlFilter": "project = KAN",
-           "expirationDate": 1733300000000}
+    raw = {
+        "id": 10000,
+        "events": ["jira:issue_created"],
+        "jqlFilter": "project = KAN",
+        "expirationDate": 1733300000000,
+    }
 
     registration = registration_of(raw)
 
@@ -114,8 +127,12 @@ def test_registration_of_epoch_expiry():
 
 
 def test_registration_of_text_expiry():
-    raw = {"id": "7", "events": [], "jqlFilter": "project = KAN",
-           "expirationDate": "2019-06-01T12:42:30.000+0000"}
+    raw = {
+        "id": "7",
+        "events": [],
+        "jqlFilter": "project = KAN",
+        "expirationDate": "2019-06-01T12:42:30.000+0000",
+    }
 
     registration = registration_of(raw)
 
