@@ -1,4 +1,4 @@
-"""Fold steps for one issue: observations, deletes and pending writes.
+"""Fold steps for one issue: observations, deletes and pending writes."""
 
 from __future__ import annotations
 
