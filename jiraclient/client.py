@@ -26,6 +26,7 @@ from jiraclient.dates import parse_epoch_or_text
 from jiraclient.errors import (
     JiraError,
     JiraInvalidResponse,
+    JiraNotFound,
     JiraRateLimited,
     JiraUnauthorized,
     PagingError,
@@ -495,8 +496,17 @@ class JiraClient:
         return list(data) if isinstance(data, list) else []
 
     async def priorities(self) -> list[dict[str, Any]]:
-        """List the site's priorities (``id`` and ``name``), across all pages."""
-        return [item async for item in self._offset_pages("/priority/search", "values")]
+        """List the site's priorities (``id`` and ``name``), across all pages.
+
+        ``priority/search`` is the paged endpoint; a server without it gets the
+        older ``GET /priority``, which returns the whole list at once.
+        """
+        try:
+            return [item async for item in self._offset_pages("/priority/search", "values")]
+        except JiraNotFound:
+            log.info("priority/search not found, reading /priority cloud_id=%s", self.cloud_id)
+        data = await self._get_json("/priority")
+        return list(data) if isinstance(data, list) else []
 
     async def projects(self) -> list[dict[str, Any]]:
         """List every project the account can browse, across all pages."""
