@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from conftest import NewTopicFactory
+
 from streams import codec, localkafka
 from streams.admin import ensure_topics
 from streams.app import app_topics, create_app
@@ -154,11 +154,10 @@ async def test_transaction_commits_all(
     producer = Producer(_settings(kafka_bootstrap, tmp_path),
                         transactional_id=f"smoke-{uuid.uuid4().hex}")
 
-    async with producer:
-        async with producer.transaction():
-            await producer.send_batch(page, [("cloud-1:1", _refetch("1")),
-                                             ("cloud-1:2", _refetch("2"))])
-            await producer.send(cursor, "cloud-1", _refetch("cursor"))
+    async with producer, producer.transaction():
+        await producer.send_batch(page, [("cloud-1:1", _refetch("1")),
+                                         ("cloud-1:2", _refetch("2"))])
+        await producer.send(cursor, "cloud-1", _refetch("cursor"))
 
     assert len(await _read_all(kafka_bootstrap, page, 2, "read_committed")) == 2
     assert len(await _read_all(kafka_bootstrap, cursor, 1, "read_committed")) == 1
@@ -171,13 +170,19 @@ async def test_transaction_abort_hides(
     producer = Producer(_settings(kafka_bootstrap, tmp_path),
                         transactional_id=f"smoke-{uuid.uuid4().hex}")
 
+    marker = _refetch("marker")
+
     async with producer:
         with pytest.raises(RuntimeError, match="cursor write failed"):
             async with producer.transaction():
                 await producer.send(page, "cloud-1:1", _refetch("1"))
                 raise RuntimeError("cursor write failed")
+        # A committed record after the aborted one shows the reader got past it.
+        async with producer.transaction():
+            await producer.send(page, "cloud-1:marker", marker)
+    values = await _read_all(kafka_bootstrap, page, 1, "read_committed")
 
-    assert await _read_all(kafka_bootstrap, page, 1, "read_committed") == []
+    assert [codec.decode(value) for value in values] == [marker]
 
 
 async def test_transaction_needs_id(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -210,17 +215,19 @@ async def test_broker_stop_fails_send(
     producer = Producer(settings)
     await producer.start()
     delivered = 0
+    some_delivered = asyncio.Event()
 
     async def publish_forever() -> None:
         nonlocal delivered
         while True:
             await producer.send(topic, "cloud-1:7", _refetch("7"))
             delivered += 1
+            if delivered == 3:
+                some_delivered.set()
 
     try:
         running = asyncio.ensure_future(publish_forever())
-        while delivered < 3 and not running.done():
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(some_delivered.wait(), HANG_GUARD_SECONDS)
         await asyncio.to_thread(localkafka.stop, own_broker.data_dir)
 
         with pytest.raises(BrokerError) as caught:
