@@ -73,7 +73,7 @@ class TokenStore(Protocol):
 
 
 class TokenSource(Protocol):
-    """What :class:`~jiraclient.client.JiraClient` calls for a bearer token.
+    """The bearer-token callable that :class:`~jiraclient.client.JiraClient` uses.
 
     ``stale`` is a token that Jira rejected with 401, and the source then returns a
     different, freshly refreshed token instead of the cached one.

@@ -110,7 +110,7 @@ class SiteBudget:
     async def acquire(self, priority: str, *, issue_id: str | None = None) -> None:
         """Wait until one request may be sent at ``priority``.
 
-        ``issue_id`` names the issue a write goes to, so a per-issue pause holds it.
+        ``issue_id`` names the issue a write goes to, so a per-issue pause delays it.
         """
         rank = _RANK.get(priority)
         if rank is None:

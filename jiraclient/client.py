@@ -1,7 +1,7 @@
 """The service's Jira Cloud REST client for one site.
 
 Every request goes through :meth:`JiraClient._send`, the one retry loop:
-acquire the site budget, send, map the answer to an error class, back off with
+acquire the site budget, send, map the response to an error class, back off with
 :class:`~jiraclient.retry.RetryPolicy`, and after a 401 retry once with a freshly
 refreshed token. Paged endpoints are walked here, so callers see whole lists or
 one page at a time with the token to resume from.
@@ -55,7 +55,7 @@ class Page:
     """One page of a JQL search.
 
     ``page_token`` is the token that fetched this page (``None`` for the first
-    page), so a caller that checkpoints it can fetch the same page again;
+    page), so a caller that checkpoints it can fetch the same page again.
     ``next_page_token`` fetches the following page and is ``None`` on the last.
     """
 
@@ -154,8 +154,8 @@ class JiraClient:
 
         Steps per attempt: acquire a budget slot, get a token, send, and return a
         2xx response. An error response or transport failure is mapped to a
-        :class:`JiraError`; a first 401 retries at once with a refreshed token, a
-        retriable error waits as the policy says, anything else is raised.
+        :class:`JiraError`. A first 401 retries at once with a refreshed token, a
+        retriable error waits for the policy's delay, and anything else is raised.
         """
         policy = policy or self._policy
         url = self._bases[api] + path
@@ -182,7 +182,7 @@ class JiraClient:
                 refreshed = True
                 stale_token = token
                 log.warning(
-                    "Jira answered 401, retrying with a refreshed token cloud_id=%s %s %s",
+                    "Jira returned 401, retrying with a refreshed token cloud_id=%s %s %s",
                     self.cloud_id,
                     method,
                     path,
@@ -228,8 +228,8 @@ class JiraClient:
                 self.cloud_id,
                 edit_id,
             )
-            # A rate-limit pause already holds the budget; sleeping as well would
-            # wait twice as long.
+            # The rate-limit pause already delays the next budget slot, so sleeping
+            # as well would wait twice as long.
             if not (isinstance(error, JiraRateLimited) and self._budget is not None):
                 await self._sleep(delay)
 
@@ -286,7 +286,7 @@ class JiraClient:
             return response.json()
         except ValueError as exc:
             raise JiraInvalidResponse(
-                f"Jira answered {response.status_code} to {response.request.method} "
+                f"Jira returned {response.status_code} to {response.request.method} "
                 f"{response.request.url.path} with a body that is not JSON",
                 response=response,
             ) from exc
@@ -350,7 +350,7 @@ class JiraClient:
         if reconcile_issue_ids:
             if len(reconcile_issue_ids) > RECONCILE_LIMIT:
                 raise ValueError(
-                    f"reconcile_issue_ids holds {len(reconcile_issue_ids)} ids; Jira accepts "
+                    f"reconcile_issue_ids contains {len(reconcile_issue_ids)} ids; Jira accepts "
                     f"at most {RECONCILE_LIMIT}"
                 )
             body["reconcileIssues"] = [int(issue_id) for issue_id in reconcile_issue_ids]
@@ -448,7 +448,7 @@ class JiraClient:
     async def edit_issue(
         self, issue_id: str, body: dict[str, Any], *, edit_id: str | None = None
     ) -> None:
-        """Edit an issue's fields (``fields`` and ``update`` verbs); Jira answers 204."""
+        """Edit an issue's fields (``fields`` and ``update`` verbs); Jira returns 204."""
         await self._send(
             "PUT",
             f"/issue/{issue_id}",
@@ -586,8 +586,8 @@ class JiraClient:
     ) -> list[int | str]:
         """Register dynamic webhooks and return the created ids in request order.
 
-        Jira answers 200 even when it refuses some webhooks; then this raises
-        :class:`WebhookRegistrationError`, which lists the refused ones and the
+        Jira returns 200 even when it rejects some webhooks. Then this raises
+        :class:`WebhookRegistrationError`, which lists the rejected ones and the
         ids of those created anyway.
         """
         response = await self._send(
@@ -621,7 +621,7 @@ class JiraClient:
         return [item async for item in self._offset_pages("/webhook", "values")]
 
     async def delete_webhooks(self, ids: Sequence[int | str]) -> None:
-        """Delete webhooks by id; Jira answers 202."""
+        """Delete webhooks by id; Jira returns 202."""
         await self._send("DELETE", "/webhook", json={"webhookIds": [int(i) for i in ids]})
         log.info("deleted webhooks cloud_id=%s ids=%s", self.cloud_id, list(ids))
 

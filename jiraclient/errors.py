@@ -32,7 +32,7 @@ class JiraTransportError(JiraError):
 
 
 class JiraInvalidResponse(JiraError):
-    """Jira answered with a success status but a body this client cannot read."""
+    """Jira returned a success status with a body this client cannot read."""
 
     def __init__(self, message: str, *, response: httpx.Response) -> None:
         super().__init__(message, request=response.request)
@@ -40,11 +40,11 @@ class JiraInvalidResponse(JiraError):
 
 
 class JiraHTTPError(JiraError):
-    """Jira answered with an error status.
+    """Jira returned an error status.
 
-    ``error_messages`` and ``errors`` hold Jira's ``errorMessages`` and ``errors``
-    when the body is Jira's JSON error shape; ``body_preview`` holds the start of
-    any other body (rate limiters and proxies answer in HTML).
+    ``error_messages`` and ``errors`` contain Jira's ``errorMessages`` and ``errors``
+    when the body is Jira's JSON error shape; ``body_preview`` contains the start
+    of any other body (rate limiters and proxies respond in HTML).
     """
 
     def __init__(
@@ -178,7 +178,7 @@ class PagingError(JiraError):
 
 
 class WebhookRegistrationError(JiraError):
-    """Jira answered 200 but refused some webhooks of a registration.
+    """Jira returned 200 but rejected some webhooks of a registration.
 
     ``created_ids`` lists the webhooks that were created anyway, so the caller can
     keep or delete them; ``failures`` maps each refused webhook's position in the
@@ -256,7 +256,7 @@ def error_from_response(
     preview = _body_preview(response)
     detail = "; ".join(messages + [f"{k}: {v}" for k, v in sorted(errors.items())]) or preview
     message = (
-        f"Jira answered {status} to {request.method} {request.url.path}: {detail or '(empty body)'}"
+        f"Jira returned {status} to {request.method} {request.url.path}: {detail or '(empty body)'}"
     )
     common: dict[str, Any] = {
         "request": request,

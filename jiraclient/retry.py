@@ -16,9 +16,9 @@ from email.utils import parsedate_to_datetime
 
 
 def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
-    """Return the delay in seconds that a Retry-After header asks for, or ``None``.
+    """Return the delay in seconds that a Retry-After header requests, or ``None``.
 
-    The header holds either a number of seconds or an HTTP date. A date in the
+    The header contains either a number of seconds or an HTTP date. A date in the
     past means "now" (0 s); an unreadable value counts as absent.
     """
     if value is None or not value.strip():

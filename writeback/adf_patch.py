@@ -2,8 +2,8 @@
 
 Markdown cannot hold everything ADF can (mentions, media, panels, tables with
 merged cells, unknown nodes). So an edit is not written by converting the whole
-new Markdown: the top-level blocks of the original ADF and of the new Markdown
-are aligned with :mod:`difflib`, every block whose Markdown did not change keeps
+new Markdown. The top-level blocks of the original ADF and of the new Markdown
+are aligned with :mod:`difflib`. Every block whose Markdown did not change keeps
 its original ADF node untouched, and only changed or new blocks are converted.
 """
 

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class EditTarget:
-    """Where an edit goes: the site and issue of the edited node, and the id maps."""
+    """The destination of an edit: the edited node's site and issue, and the id maps."""
 
     cloud_id: str
     issue_id: str
@@ -202,11 +202,12 @@ async def apply_edit(
 ) -> AppliedEdit:
     """Apply ``edit`` to Jira and return its final :class:`WritebackResult`.
 
-    Steps: return the stored result of a finished edit; resolve the node's issue;
-    then per attempt read the issue, plan, publish the :class:`WritePending` echo
-    marker through ``sink``, and send. Jira's 400 rejects the edit with Jira's
-    message. Retriable failures (429, 5xx, 409, timeouts) publish a ``retrying``
-    result and try again after the ``policy`` back-off, until it gives up.
+    Steps: return the stored result of a finished edit, then resolve the node's
+    issue. Each attempt then reads the issue, plans, publishes the
+    :class:`WritePending` echo marker through ``sink``, and sends. Jira's 400
+    rejects the edit with Jira's message. Retriable failures (429, 5xx, 409,
+    timeouts) publish a ``retrying`` result and try again after the ``policy``
+    back-off, until it gives up.
     ``client`` should carry the ``writeback`` budget priority.
     """
     policy = policy or RetryPolicy(max_attempts=5, max_elapsed_s=300.0)
@@ -285,13 +286,13 @@ async def apply_edit(
 
 def _describe(exc: JiraError) -> str:
     if isinstance(exc, JiraHTTPError):
-        return f"Jira answered {exc.status}: {exc.jira_message or 'no details'}"
+        return f"Jira returned {exc.status}: {exc.jira_message or 'no details'}"
     return str(exc)
 
 
 def _failed(run: _Run, exc: JiraError) -> WritebackResult:
     # NOTE: the topic contract has no "failed" outcome yet, so an edit whose
-    # retries ran out is published as rejected with a reason that says so.
+    # retries ran out is published as rejected, with a reason that starts "gave up after".
     reason = f"gave up after {run.attempt} attempts: {_describe(exc)}"
     return run.result("rejected", reason=reason)
 

@@ -1,8 +1,8 @@
 """Plan how one Naumu edit becomes Jira requests, without any I/O.
 
-:func:`plan_edit` compares the edit with the issue Jira holds now and returns
+:func:`plan_edit` compares the edit with Jira's current issue and returns
 one of four outcomes: :class:`Plan` (the requests to send), :class:`AlreadyApplied`
-(Jira holds the edited value, nothing to send), :class:`Conflict` (Jira changed the
+(Jira has the edited value already, nothing to send), :class:`Conflict` (Jira changed the
 field after the value the user edited) or :class:`Rejection` (the edit cannot be
 written, with the reason). A plan touches only the edited field.
 """
@@ -26,7 +26,7 @@ WriteKind = Literal["edit", "transition", "assign", "move_to_sprint", "move_to_b
 class WritebackConfig:
     """Site settings the planner needs.
 
-    ``resolution`` is the resolution set by a transition that asks for one.
+    ``resolution`` is the resolution set by a transition that requires one.
     ``max_description_chars`` bounds the serialized ADF: Jira's default limit for
     text fields is 32,767 characters (a site admin may lower it).
     """
@@ -53,7 +53,7 @@ class JiraWrite:
 
 @dataclass(frozen=True)
 class Plan:
-    """The requests that apply an edit, and the value Jira holds once they succeed.
+    """The requests that apply an edit, and the value Jira has once they succeed.
 
     ``jira_value`` is canonical (see :func:`current_value`), so the executor can
     confirm a write by reading the issue again. ``pending_fields`` is what the
@@ -69,7 +69,7 @@ class Plan:
 
 @dataclass(frozen=True)
 class AlreadyApplied:
-    """Jira already holds the edited value, so nothing is sent."""
+    """Jira has the edited value already, so nothing is sent."""
 
     jira_value: Any
 
@@ -85,7 +85,7 @@ class Conflict:
 
 @dataclass(frozen=True)
 class Rejection:
-    """The edit cannot be written as it is; ``reason`` tells the user why."""
+    """The edit cannot be written as it is; ``reason`` explains why to the user."""
 
     reason: str
 
@@ -152,7 +152,7 @@ def current_value(
 
 
 def same_value(edit_field: EditField, left: Any, right: Any) -> bool:
-    """Compare two canonical values of ``edit_field`` the way Jira tells them apart."""
+    """Compare two canonical values of ``edit_field`` the way Jira distinguishes them."""
     if edit_field in ("Status", "Priority"):
         left_name = left.casefold() if isinstance(left, str) else left
         right_name = right.casefold() if isinstance(right, str) else right
@@ -396,8 +396,8 @@ def plan_edit(
     ``issue`` is the current v3 issue; ``members``, ``issue_ids`` and ``sprint_ids``
     map node ids to account ids, issue ids and sprint ids. ``transitions`` (with
     fields) is needed for a Status edit, ``priorities`` for a Priority edit.
-    ``node`` is the graph node's state; it is accepted for callers that hold it and
-    is not read, because Jira's value and the edit's base decide every outcome.
+    ``node`` is the graph node's state. It is accepted but not read, because
+    Jira's value and the edit's base decide every outcome.
     """
     del node
     issue_id = str(issue.get("id"))

@@ -1,7 +1,7 @@
 """The write-back state of one edit, as an explicit state machine.
 
 Every change of state goes through :func:`transition`, which checks it against
-:data:`ALLOWED`. An edit starts ``received``; it ends ``confirmed`` (Jira holds
+:data:`ALLOWED`. An edit starts ``received``; it ends ``confirmed`` (Jira has
 the value), ``conflict`` (Jira changed the field after the edit's base),
 ``rejected`` (the edit cannot be applied as it is) or ``failed`` (retries ran out).
 """
@@ -37,7 +37,7 @@ _FINISH = TERMINAL
 
 # received: the edit is read and not yet planned. pending: the echo marker is
 # published and the request may be sent. sent: the request left, and its outcome
-# is unknown until Jira answers or the issue is read again. retrying: an attempt
+# is unknown until Jira responds or the issue is read again. retrying: an attempt
 # failed with a retriable error, and another one follows after a back-off.
 ALLOWED: dict[EditState, frozenset[EditState]] = {
     EditState.RECEIVED: _FINISH | {EditState.PENDING, EditState.RETRYING},

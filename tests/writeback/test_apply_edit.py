@@ -211,7 +211,7 @@ async def test_apply_rate_limit_retries_after_delay() -> None:
     assert result.outcome == "applied"
     assert harness.sleeps == [3.0]
     assert [r.outcome for r in harness.sink.retries] == ["retrying"]
-    assert harness.sink.retries[0].reason == "Jira answered 429: Rate limited"
+    assert harness.sink.retries[0].reason == "Jira returned 429: Rate limited"
 
 
 async def test_apply_server_errors_then_applied() -> None:
