@@ -289,7 +289,7 @@ class TokenManager:
                 url,
                 headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise transport_error(exc, method="GET", url=url) from exc
         log.info("GET /oauth/token/accessible-resources status=%d", response.status_code)
         if response.is_error:
@@ -316,7 +316,7 @@ class TokenManager:
             response = await self._http.post(
                 self._token_url, json=body, headers={"Accept": "application/json"}
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise transport_error(exc, method="POST", url=self._token_url) from exc
         log.info(
             "POST /oauth/token grant_type=%s status=%d connection_id=%s duration_ms=%.0f",

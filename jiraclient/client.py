@@ -248,7 +248,7 @@ class JiraClient:
             response = await self._http.request(
                 method, url, params=params, json=json, headers=headers
             )
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             log.info(
                 "%s %s failed cloud_id=%s error=%s duration_ms=%.0f",
                 method,

@@ -198,8 +198,11 @@ class WebhookRegistrationError(JiraError):
         self.failures = failures
 
 
-def transport_error(exc: httpx.TransportError, *, method: str, url: str) -> JiraTransportError:
-    """Map an httpx transport failure (timeout, connection error) to :class:`JiraTransportError`.
+def transport_error(exc: httpx.RequestError, *, method: str, url: str) -> JiraTransportError:
+    """Map an httpx request failure to :class:`JiraTransportError`.
+
+    Timeouts, connection and protocol errors, undecodable bodies and redirect
+    loops all end a request without a usable response.
 
     The caller raises the result ``from exc``. The URL is given explicitly because
     httpx sets ``exc.request`` only for errors raised while a request was sent.
@@ -210,8 +213,8 @@ def transport_error(exc: httpx.TransportError, *, method: str, url: str) -> Jira
         request = None
     detail = str(exc) or type(exc).__name__
     return JiraTransportError(
-        f"{method} {url} failed before a response arrived ({type(exc).__name__}: {detail}); "
-        "the request is retried with back-off",
+        f"{method} {url} failed without a usable response ({type(exc).__name__}: {detail}); "
+        "the error is retriable once Jira is reachable again",
         request=request,
     )
 

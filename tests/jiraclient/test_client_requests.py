@@ -92,7 +92,9 @@ def sequence(*responses: httpx.Response) -> Handler:
 
 # --- the seam ----------------------------------------------------------------------------
 
-TRANSPORT_ERRORS: list[type[httpx.TransportError]] = [
+TRANSPORT_ERRORS: list[type[httpx.RequestError]] = [
+    httpx.DecodingError,
+    httpx.TooManyRedirects,
     httpx.ConnectTimeout,
     httpx.ReadTimeout,
     httpx.WriteTimeout,
@@ -109,7 +111,7 @@ TRANSPORT_ERRORS: list[type[httpx.TransportError]] = [
 
 
 @pytest.mark.parametrize("error_class", TRANSPORT_ERRORS)
-async def test_seam_maps_transport_errors(error_class: type[httpx.TransportError]) -> None:
+async def test_seam_maps_transport_errors(error_class: type[httpx.RequestError]) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise error_class("broken", request=request)
 
@@ -124,7 +126,7 @@ def test_seam_covers_every_transport_error() -> None:
         cls
         for cls in vars(httpx).values()
         if isinstance(cls, type)
-        and issubclass(cls, httpx.TransportError)
+        and issubclass(cls, httpx.RequestError)
         and not cls.__subclasses__()
     }
     assert leaves <= set(TRANSPORT_ERRORS)
