@@ -276,6 +276,8 @@ async def apply_edit(
             )
             if sink is not None:
                 await sink.retrying(retrying)
+            # NOTE: after a 429 the client has already paused the site budget for
+            # the same Retry-After, so this edit waits up to twice that long.
             await sleep(delay)
             continue
 
