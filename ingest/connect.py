@@ -29,7 +29,9 @@ SCOPES: tuple[str, ...] = (
     "read:jira-user",
     "manage:jira-webhook",
     "offline_access",
+    # Listing boards needs read:project:jira next to the board scope.
     "read:board-scope:jira-software",
+    "read:project:jira",
     "write:board-scope:jira-software",
     "read:sprint:jira-software",
     "write:sprint:jira-software",

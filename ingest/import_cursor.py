@@ -31,6 +31,9 @@ class ImportPhase(StrEnum):
 
 
 class ImportCursor(BaseModel):
+    """Where an import stands. ``last_issue_id`` is the highest issue id committed in
+    the current project; ``page_token`` is kept for diagnosis only."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     space_id: str
@@ -40,6 +43,7 @@ class ImportCursor(BaseModel):
     catalogued: bool = False
     project_ids: tuple[str, ...] = ()
     project_index: int = 0
+    last_issue_id: int | None = None
     page_token: str | None = None
     sprint_field_id: str | None = None
     epic_link_field_id: str | None = None

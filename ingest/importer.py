@@ -197,10 +197,13 @@ class Importer:
 
         while cursor.project_index < len(cursor.project_ids):
             project_id = cursor.project_ids[cursor.project_index]
+            # Resuming bounds the query by the last committed id instead of reusing a
+            # page token, because Jira expires tokens and they belong to one walk.
             jql = f"project = {project_id} ORDER BY id ASC"
+            if cursor.last_issue_id is not None:
+                jql = f"project = {project_id} AND id > {cursor.last_issue_id} ORDER BY id ASC"
             async for page in self._client.search_jql(
                 jql, fields, expand="changelog", max_results=self._page_size,
-                page_token=cursor.page_token,
             ):
                 records: list[Record] = []
                 for issue in page.issues:
@@ -215,9 +218,11 @@ class Importer:
 
                 if page.is_last:
                     update: dict[str, Any] = {"project_index": cursor.project_index + 1,
-                                              "page_token": None}
+                                              "last_issue_id": None, "page_token": None}
                 else:
                     update = {"page_token": page.next_page_token}
+                    if page.issues:
+                        update["last_issue_id"] = max(int(i["id"]) for i in page.issues)
                 pages += 1
                 done = page.is_last and cursor.project_index + 1 >= len(cursor.project_ids)
                 if done:
