@@ -10,11 +10,13 @@ carry one. A stale observation changes nothing. An observation of the same versi
 that adds information (the ADF description of a v3 refetch after a v2 webhook) emits
 an ``IssueChanged`` naming only the new fields.
 
-Deletes and resurrection: a delete webhook deletes at the version it carries, and an
-``IssueGone`` (a confirmed 404) deletes whatever version the state holds. After a
-delete, only an observation strictly newer than the latest version known at the
-delete brings the issue back (a project restored from Jira's trash); anything
-older or equal is a late copy of the past and is ignored.
+Deletes and resurrection: a delete webhook deletes at the later of the issue's
+``updated`` and the webhook ``timestamp``, unless the state already holds a newer
+version (then only a 404 decides). An ``IssueGone`` (a confirmed 404) always deletes,
+at the later of the known version and the time of the 404. After a delete, only an
+observation updated strictly after that deletion version brings the issue back (a
+project restored from Jira's trash); anything older or equal is a late copy of the
+past and is ignored.
 
 Echoes: a ``WritePending`` records the fields and target values an edit is about to
 write. A webhook from the connection's app account whose changed fields all match a
@@ -183,6 +185,7 @@ def _fold_webhook(state: dict[str, Any], data: dict[str, Any], context: FoldCont
                 "issue_id": str(payload["issue"]["id"]),
                 "key": payload["issue"].get("key"),
                 "issue": payload["issue"],
+                "timestamp": payload.get("timestamp"),
             },
             context,
         )

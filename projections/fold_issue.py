@@ -344,6 +344,9 @@ def fold_issue_gone(state: dict[str, Any], data: dict[str, Any], context: FoldCo
             )
             return state, [], []
         deletion = max(deletion, known)
+        timestamp = data.get("timestamp")
+        if isinstance(timestamp, int) and not isinstance(timestamp, bool):
+            deletion = max(deletion, (timestamp, 0))
 
     elif old is not None and old["project_id"] in context.lost_project_ids:
         logger.info(
@@ -356,6 +359,10 @@ def fold_issue_gone(state: dict[str, Any], data: dict[str, Any], context: FoldCo
             space_id=space_id, cloud_id=cloud_id, issue_id=issue_id, project_id=old["project_id"]
         )
         return {**state, "access_lost": True}, [lost], []
+
+    if not from_webhook and isinstance(data.get("observed_at_ms"), int):
+        # A 404 at that moment means no version updated before it can still be current.
+        deletion = max(deletion, (int(data["observed_at_ms"]), 0))
 
     key = data.get("key") or (old or {}).get("key") or state.get("key")
     deleted = IssueDeleted.model_construct(
