@@ -18,10 +18,15 @@ Projects, sprints and members are nodes of the types ``Project``, ``Sprint`` and
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from projections.adf import adf_to_markdown
-from streams.ids import edge_id, node_id
+from streams import ids
+
+# Ids are uuid5 hashes of their inputs; the same few thousand recur on every event.
+node_id = lru_cache(maxsize=65536)(ids.node_id)
+edge_id = lru_cache(maxsize=65536)(ids.edge_id)
 
 Edge = tuple[str, str, str]  # (edge type, from node, to node)
 

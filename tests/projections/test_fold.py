@@ -699,7 +699,7 @@ def test_unknown_type_raises() -> None:
         source="test",
         subject="x",
     )
-    with pytest.raises(FoldError, match="jira.inbound"):
+    with pytest.raises(FoldError, match=r"jira\.inbound"):
         fold(None, envelope)
 
 
