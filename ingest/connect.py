@@ -64,7 +64,7 @@ async def begin(request: Request) -> Response:
     url = authorize_url(ingress, state, consent.code_verifier)
     logger.info("consent started space_id=%s user_id=%s", space_id, user_id)
 
-    # A browser form post follows the redirect; Naumu's card asks for JSON and navigates.
+    # A browser form post follows the redirect. Naumu's card requests JSON and navigates itself.
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"authorize_url": url})
     return RedirectResponse(url, status_code=303)

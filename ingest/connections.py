@@ -118,7 +118,7 @@ class ConnectionRegistry:
         return None
 
     def tokens_of(self, space_id: str) -> TokenSet | None:
-        """Return the decrypted token set of a space, or ``None`` when it holds none."""
+        """Return the decrypted token set of a space, or ``None`` when it has none."""
         connection = self._connections.get(space_id)
         if connection is None or connection.tokens is None:
             return None

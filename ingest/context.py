@@ -1,4 +1,4 @@
-"""What every route of the ingress shares, kept on ``app.state.ingress``."""
+"""The state every route of the ingress shares, kept on ``app.state.ingress``."""
 
 from __future__ import annotations
 

@@ -179,7 +179,7 @@ class Importer:
     async def _sprints(self) -> list[dict[str, Any]]:
         by_id: dict[str, dict[str, Any]] = {}
         for board in await self._client.boards():
-            # Kanban boards have no sprints; Jira answers them with an error.
+            # Kanban boards have no sprints, and Jira returns an error for their sprint list.
             if str(board.get("type", "scrum")) != "scrum":
                 continue
             for sprint in await self._client.sprints(board["id"]):

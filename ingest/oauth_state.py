@@ -26,7 +26,7 @@ STATE_TTL_S = 600
 
 @dataclass(frozen=True)
 class PendingConsent:
-    """What the callback needs to finish one consent: who asked, for which space."""
+    """The consent a callback finishes: the requesting user, the space and the PKCE verifier."""
 
     user_id: str
     space_id: str

@@ -165,7 +165,7 @@ class Refetcher:
         for issue_id in issue_ids:
             if issue_id in found:
                 continue
-            # Bulkfetch drops ids silently; GET issue tells a deletion from a hiccup.
+            # Bulkfetch drops ids silently, so GET issue separates a deletion (404) from a hiccup.
             try:
                 issues.append(await client.get_issue(issue_id, fields=fields))
             except JiraNotFound:

@@ -92,7 +92,7 @@ async def upsert_webhooks(
                 f"{', '.join(missing[index]['events'])}: {'; '.join(messages) or 'refused'}"
                 for index, messages in sorted(exc.failures.items())
             ]
-            logger.warning("webhook registration partly refused cloud_id=%s failures=%s",
+            logger.warning("webhook registration partly rejected cloud_id=%s failures=%s",
                            client.cloud_id, failures)
 
     ids = tuple(sorted([*kept.values(), *created]))
