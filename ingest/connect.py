@@ -29,6 +29,8 @@ SCOPES: tuple[str, ...] = (
     "read:jira-user",
     "manage:jira-webhook",
     "offline_access",
+    # GET /me, which names the account behind the grant, needs read:me.
+    "read:me",
     # Listing boards needs read:project:jira next to the board scope.
     "read:board-scope:jira-software",
     "read:project:jira",
