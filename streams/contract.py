@@ -311,7 +311,7 @@ class EditRequested(EventData):
     base: Any = None
 
 
-WritebackOutcome = Literal["applied", "conflict", "rejected", "retrying"]
+WritebackOutcome = Literal["applied", "conflict", "rejected", "retrying", "failed"]
 
 
 class WritebackResult(EventData):

@@ -293,10 +293,8 @@ def _describe(exc: JiraError) -> str:
 
 
 def _failed(run: _Run, exc: JiraError) -> WritebackResult:
-    # NOTE: the topic contract has no "failed" outcome yet, so an edit whose
-    # retries ran out is published as rejected, with a reason that starts "gave up after".
     reason = f"gave up after {run.attempt} attempts: {_describe(exc)}"
-    return run.result("rejected", reason=reason)
+    return run.result("failed", reason=reason)
 
 
 async def _attempt(

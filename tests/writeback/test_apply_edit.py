@@ -227,7 +227,7 @@ async def test_apply_gives_up_as_failed() -> None:
     harness = Harness()
     harness.jira.fail_next(*[Response(status_code=503) for _ in range(5)])
     result, _ = await harness.apply(label_edit(), attempts=3)
-    assert result.outcome == "rejected"
+    assert result.outcome == "failed"
     assert result.reason is not None
     assert result.reason.startswith("gave up after 3 attempts")
     assert harness.ledger.records["edit-1"].state is EditState.FAILED

@@ -1,0 +1,263 @@
+"""The worker process: one Faust app with the agents, the Jira-calling services
+and the read API.
+
+Agents (each a thin loop over a pure step, see :mod:`service.pipeline`):
+
+- ``fold``: ``jira.inbound`` -> ``jira.events`` (+ ``jira.refetch``), table ``fold-state``;
+- ``project``: ``jira.events`` -> ``naumu.graph.changes`` + ``naumu.graph.nodes``
+  (+ ``naumu.schema.values``), table ``nodes`` keyed by node id;
+- ``schema`` and ``schema-existing``: ``naumu.schema.values`` and ``naumu.schemas`` ->
+  schema additions and the import-thread proposal, table ``schemas`` keyed by space;
+- ``writeback``: ``naumu.edits`` -> Jira -> ``jira.writeback.results``.
+
+Services started with the app: the connection registry (the token store), the
+importer and refetcher, the reconciler, and the read API served by uvicorn.
+One worker owns every partition; running several workers needs the write-back
+lookups moved off the ``nodes`` table (see :class:`NodeTableLookup`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import httpx
+import orjson
+from mode import Service
+
+from ingest.connection import ConnectionStatus
+from ingest.connections import ConnectionRegistry
+from ingest.settings import Settings as IngestSettings
+from ingest.token_cipher import TokenCipher
+from ingest.worker import IngestServices
+from jiraclient.auth import TokenManager
+from projections.fold import FoldContext
+from reconcile.schedule import Reconciler
+from reconcile.settings import ReconcileTarget
+from service.pipeline import fold_step, node_updated_ms, projection_step, schema_step
+from service.writeback_agent import writeback_agent
+from streams.agents import AgentStats, raw_table, stateful_agent
+from streams.app import create_app
+from streams.producer import Producer
+from streams.settings import Settings as StreamsSettings
+from streams.topics import TopicNames
+
+log = logging.getLogger(__name__)
+
+
+class NodeStore:
+    """Read access to the projection's ``nodes`` table as plain dicts."""
+
+    def __init__(self, table: faust.Table) -> None:
+        self._table = table
+
+    def get(self, node_id: str) -> dict[str, Any] | None:
+        stored = self._table.get(node_id.encode())
+        if stored is None:
+            return None
+        state: dict[str, Any] = orjson.loads(stored)
+        if state.get("deleted") or state.get("node") is None:
+            return None
+        return state
+
+    def nodes(self) -> Iterator[dict[str, Any]]:
+        """Yield every live node with its outgoing ``edges`` (a full scan)."""
+        for stored in self._table.values():
+            state = orjson.loads(stored)
+            if state.get("deleted") or state.get("node") is None:
+                continue
+            node = dict(state["node"])
+            node["edges"] = [
+                {"edge_id": key, "edge_type": value[0], "from_node": value[1], "to_node": value[2]}
+                for key, value in sorted(state.get("edges", {}).items())
+            ]
+            yield node
+
+
+class GraphIndexView:
+    """The reconciler's view of the graph, read from the ``nodes`` table."""
+
+    def __init__(self, store: NodeStore) -> None:
+        self._store = store
+
+    def _issue_nodes(self, space_id: str, cloud_id: str) -> Iterator[dict[str, Any]]:
+        for node in self._store.nodes():
+            source = node.get("source") or {}
+            if node["space_id"] == space_id and source.get("cloud_id") == cloud_id:
+                yield node
+
+    def issue_versions(self, space_id: str, cloud_id: str) -> dict[str, int]:
+        return {
+            node["source"]["jira_id"]: node_updated_ms(node)
+            for node in self._issue_nodes(space_id, cloud_id)
+            if node["source"]["kind"] == "issue"
+        }
+
+    def project_ids(self, space_id: str, cloud_id: str) -> set[str]:
+        return {
+            node["source"]["jira_id"]
+            for node in self._issue_nodes(space_id, cloud_id)
+            if node["source"]["kind"] == "project" and not node.get("access_lost")
+        }
+
+    def issue_projects(self, space_id: str, cloud_id: str) -> dict[str, str]:
+        project_of_node: dict[str, str] = {}
+        issues: list[dict[str, Any]] = []
+        for node in self._issue_nodes(space_id, cloud_id):
+            if node["source"]["kind"] == "project":
+                project_of_node[node["node_id"]] = node["source"]["jira_id"]
+            elif node["source"]["kind"] == "issue":
+                issues.append(node)
+        result: dict[str, str] = {}
+        for node in issues:
+            for edge in node["edges"]:
+                if edge["edge_type"] == "in_project" and edge["to_node"] in project_of_node:
+                    result[node["source"]["jira_id"]] = project_of_node[edge["to_node"]]
+        return result
+
+
+@dataclass
+class Worker:
+    """Handles to the parts of a built worker, for the CLI, the demo and tests."""
+
+    app: faust.App
+    names: TopicNames
+    nodes: NodeStore
+    stats: dict[str, AgentStats]
+    services: WorkerServices
+
+
+class WorkerServices(Service):
+    """The worker's Jira-calling services, started and stopped with the Faust app."""
+
+    def __init__(self, streams_settings: StreamsSettings, ingest_settings: IngestSettings,
+                 nodes: NodeStore, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.streams_settings = streams_settings
+        self.ingest_settings = ingest_settings
+        self.nodes = nodes
+        self.producer: Producer | None = None
+        self.registry: ConnectionRegistry | None = None
+        self.tokens: TokenManager | None = None
+        self.ingest: IngestServices | None = None
+        self.reconciler: Reconciler | None = None
+        self.http: httpx.AsyncClient | None = None
+
+    async def on_start(self) -> None:
+        settings = self.ingest_settings
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
+        self.producer = Producer(self.streams_settings)
+        await self.producer.start()
+
+        self.registry = ConnectionRegistry(
+            producer=self.producer, topic=settings.topics.connections,
+            cipher=TokenCipher(settings.token_encryption_keys),
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+        )
+        await self.registry.start()
+        self.tokens = TokenManager(
+            self.registry, client_id=settings.client_id, client_secret=settings.client_secret,
+            http=self.http, on_invalid_grant=self.registry.require_reauthorisation_of,
+            auth_url=settings.auth_url, api_url=settings.api_url,
+        )
+        self.ingest = IngestServices(
+            settings, self.streams_settings, producer=self.producer, registry=self.registry,
+            tokens=self.tokens, http=self.http,
+        )
+        await self.ingest.start()
+
+        registry, ingest = self.registry, self.ingest
+        webhook_base = settings.webhook_public_url.rstrip("/")
+
+        def targets() -> list[ReconcileTarget]:
+            return [
+                ReconcileTarget(c.space_id, c.cloud_id, f"{webhook_base}/{c.space_id}")
+                for c in registry.active() if c.cloud_id is not None
+            ]
+
+        def client_for(target: ReconcileTarget) -> Any:
+            return ingest.client_for(registry.require(target.space_id), "reconcile")
+
+        self.reconciler = Reconciler(
+            targets=targets, client_for=client_for, graph=GraphIndexView(self.nodes),
+            publish=self.producer.send, topics=settings.topics,
+        )
+        await self.reconciler.start()
+        log.info("worker services started connections=%d", len(registry.all()))
+
+    async def on_stop(self) -> None:
+        if self.reconciler is not None:
+            await self.reconciler.stop()
+        if self.ingest is not None:
+            await self.ingest.stop()
+        if self.registry is not None:
+            await self.registry.stop()
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.http is not None:
+            await self.http.aclose()
+
+    def fold_context(self, space_id: str, cloud_id: str) -> FoldContext:
+        connection = self.registry.get(space_id) if self.registry is not None else None
+        if connection is None or connection.cloud_id != cloud_id:
+            return FoldContext()
+        return FoldContext(app_account_id=connection.account_id)
+
+    def active(self, space_id: str) -> bool:
+        connection = self.registry.get(space_id) if self.registry is not None else None
+        return connection is not None and connection.status is ConnectionStatus.ACTIVE
+
+
+def build_worker(
+    streams_settings: StreamsSettings,
+    ingest_settings: IngestSettings,
+    *,
+    app_id: str = "naumu-jira-sync",
+    with_services: bool = True,
+    with_writeback: bool = True,
+) -> Worker:
+    """Build the worker's Faust app with every agent and service declared on it."""
+    names = TopicNames(prefix=streams_settings.topic_prefix)
+    app = create_app(streams_settings, app_id=app_id)
+
+    fold_table = raw_table(app, "fold-state", help_text="fold state per space and entity")
+    nodes_table = raw_table(app, "nodes", help_text="projection state per node id")
+    schema_table = raw_table(app, "schemas", help_text="schema state per space")
+    nodes = NodeStore(nodes_table)
+
+    services = WorkerServices(streams_settings, ingest_settings, nodes, loop=app.loop)
+
+    def context_for(space_id: str, cloud_id: str) -> FoldContext:
+        if not with_services:
+            return FoldContext()
+        return services.fold_context(space_id, cloud_id)
+
+    stats = {
+        "fold": stateful_agent(app, name="fold", source=names.inbound, table=fold_table,
+                               step=fold_step(names, context_for), dead_letter=names.dead_letter),
+        "project": stateful_agent(app, name="project", source=names.events, table=nodes_table,
+                                  step=projection_step(names), dead_letter=names.dead_letter),
+        "schema": stateful_agent(app, name="schema", source=names.schema_values,
+                                 table=schema_table, step=schema_step(names),
+                                 dead_letter=names.dead_letter),
+        "schema-existing": stateful_agent(app, name="schema-existing", source=names.schemas,
+                                          table=schema_table, step=schema_step(names),
+                                          dead_letter=names.dead_letter),
+    }
+    if with_writeback:
+        stats["writeback"] = writeback_agent(app, names=names, nodes=nodes, services=services)
+    if with_services:
+        app.add_runtime_dependency  # noqa: B018 (documents the hook the service uses below)
+
+        @app.service
+        class _Services(Service):  # Faust instantiates it; it wraps the shared instance.
+            async def on_start(self) -> None:
+                await services.start()
+
+            async def on_stop(self) -> None:
+                await services.stop()
+
+    return Worker(app=app, names=names, nodes=nodes, stats=stats, services=services)
