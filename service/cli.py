@@ -47,7 +47,8 @@ class Command:
 COMMANDS: dict[str, Command] = {}
 
 # Modules that register further subcommands on import. A module that does not
-# exist yet is skipped; one that exists and fails to import raises.
+# exist is skipped. A module that fails to import leaves a subcommand of its own
+# name that reports the import error, so the other subcommands keep working.
 COMMAND_MODULES: tuple[str, ...] = (
     "service.demo",
     "service.serve",
@@ -68,8 +69,30 @@ def register(command: Command) -> Command:
 
 def _load_command_modules() -> None:
     for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is not None:
+        if importlib.util.find_spec(name) is None:
+            continue
+        try:
             importlib.import_module(name)
+        except ImportError as exc:
+            log.debug("subcommand module %s failed to import: %r", name, exc)
+            _register_unavailable(name.rpartition(".")[2], name, exc)
+
+
+def _register_unavailable(command_name: str, module: str, error: ImportError) -> None:
+    if command_name in COMMANDS:
+        return
+
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def report(args: argparse.Namespace) -> int:
+        print(f"naumu-jira {command_name}: unavailable because {module} failed to import: "
+              f"{error}", file=sys.stderr)
+        return 1
+
+    COMMANDS[command_name] = Command(
+        command_name, f"(unavailable: {module} failed to import)", add_arguments, report
+    )
 
 
 # --- kafka start|stop|status -------------------------------------------------------------

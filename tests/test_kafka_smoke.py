@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from conftest import NewTopicFactory
 
 from streams import codec, localkafka
 from streams.admin import ensure_topics
@@ -24,6 +23,9 @@ from streams.settings import Settings
 from streams.topics import TopicNames, TopicSpec
 
 pytestmark = pytest.mark.kafka
+
+# The type of the `new_topic` fixture of tests/conftest.py.
+NewTopicFactory = Callable[..., Awaitable[str]]
 
 # Upper bound for waits that only guard against a hung test; nothing asserts on time.
 HANG_GUARD_SECONDS = 90.0

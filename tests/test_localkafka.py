@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from service import cli
 from service.cli import EXIT_NOT_RUNNING, main
 from streams import localkafka
 from streams.localkafka import LocalKafkaError, PortInUseError
@@ -112,3 +113,19 @@ def test_start_status_stop(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "stopped Kafka pid" in stop_output
     assert after == EXIT_NOT_RUNNING
     assert not (data_dir / "broker.pid").exists()
+
+
+def test_kafka_survives_broken_module(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "broken_commands.py").write_text("import module_that_does_not_exist\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("broken_commands",))
+    monkeypatch.setattr(cli, "COMMANDS", dict(cli.COMMANDS))
+
+    status_code = main(["kafka", "status", "--data-dir", str(tmp_path)])
+    broken_code = main(["broken_commands"])
+
+    assert status_code == EXIT_NOT_RUNNING
+    assert broken_code == 1
+    assert "module_that_does_not_exist" in capsys.readouterr().err
