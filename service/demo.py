@@ -1,0 +1,580 @@
+"""``naumu-jira demo``: the whole product on embedded defaults, end to end.
+
+The demo starts (or reuses) a local Kafka broker, a Jira sandbox with a
+generated site, the ingress and the worker, each as its own process, as a
+deployment runs them. It then acts as a space admin over the real HTTP
+endpoints (connect, consent, site choice), waits for the import, changes
+issues in the sandbox as Jira users would, applies a Naumu edit back to Jira,
+runs a reconciliation against lost webhooks, and checks the graph against the
+sandbox's truth. State lives under ``var/demo`` so an interrupted demo resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography.fernet import Fernet
+
+from ingest.identity import mint_user_token
+from service.cli import Command, register
+from streams import codec, localkafka
+from streams.admin import ensure_topics
+from streams.contract import (
+    EditRequested,
+    SchemaAttribute,
+    SchemaNodeType,
+    SpaceSchemaUpdated,
+    SpaceUpdated,
+    WritebackResult,
+)
+from streams.ids import node_id
+from streams.producer import Producer
+from streams.settings import Settings as StreamsSettings
+from streams.topics import TopicNames
+
+SPACE_ID = "space-demo"
+ADMIN_USER = "user-demo-admin"
+CLIENT_ID = "naumu-demo-client"
+PREFIX = "demo."
+STATE_ROOT = Path("var/demo")
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+@dataclass
+class DemoConfig:
+    seed: int
+    issues: int
+    projects: int
+    users: int
+    live_changes: int
+    as_json: bool
+    exit_after: bool
+    import_timeout_s: float
+
+
+@dataclass
+class Processes:
+    children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        log = (log_dir / f"{name}.log").open("ab")
+        child = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+        self.children.append(child)
+
+    def stop(self) -> None:
+        for child in self.children:
+            if child.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for child in self.children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+
+    def check(self) -> None:
+        for child in self.children:
+            if child.poll() is not None:
+                raise RuntimeError(
+                    f"process {' '.join(map(str, child.args[:4]))} exited with code "
+                    f"{child.returncode}; see its log under {STATE_ROOT / 'logs'}"
+                )
+
+
+def _secrets(state: Path) -> dict[str, str]:
+    """Return the demo's keys, created once so a restarted demo can read its own state."""
+    path = state / "secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    values = {
+        "client_secret": secrets.token_urlsafe(32),
+        "token_key": Fernet.generate_key().decode(),
+        "jwt_key": secrets.token_urlsafe(48),
+    }
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+async def _wait_http(url: str, processes: Processes, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() < deadline:
+            processes.check()
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(url)).status_code < 500:
+                    return
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+def _progress(done: int, total: int, started: float) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    rate = done / max(time.monotonic() - started, 1e-6)
+    sys.stderr.write(f"\r  import [{'#' * filled}{'.' * (width - filled)}] "
+                     f"{done}/{total} issues, {rate:.0f}/s ")
+    sys.stderr.flush()
+
+
+class Demo:
+    def __init__(self, config: DemoConfig) -> None:
+        self.config = config
+        self.processes = Processes()
+        self.names = TopicNames(PREFIX)
+        self.started = time.monotonic()
+        self.latencies_ms: list[float] = []
+        self.summary: dict[str, Any] = {}
+        self.started_broker = False
+
+    # --- set-up ---------------------------------------------------------------------------
+
+    async def bootstrap_servers(self) -> str:
+        configured = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+        if configured:
+            say(f"Using the Kafka broker at {configured}")
+            return configured
+        data_dir = STATE_ROOT / "kafka"
+        current = localkafka.status(data_dir)
+        if current.running:
+            say(f"Reusing the demo's Kafka broker: {current.describe()}")
+            return current.bootstrap
+        port = localkafka.free_port()
+        say("Starting a local Kafka broker (the first run downloads Kafka from Maven Central)")
+        started = await asyncio.to_thread(localkafka.start, port, data_dir=data_dir)
+        self.started_broker = True
+        say(f"  {started.describe()} (started in {started.startup_seconds or 0:.1f} s)")
+        return started.bootstrap
+
+    async def start(self) -> dict[str, str]:
+        STATE_ROOT.mkdir(parents=True, exist_ok=True)
+        logs = STATE_ROOT / "logs"
+        logs.mkdir(exist_ok=True)
+        keys = _secrets(STATE_ROOT)
+
+        bootstrap = await self.bootstrap_servers()
+        report = await ensure_topics(bootstrap, self.names.specs())
+        say(f"Topics: {report.describe() if hasattr(report, 'describe') else report}")
+
+        sandbox_port, ingress_port, read_port = (localkafka.free_port() for _ in range(3))
+        self.sandbox = f"http://127.0.0.1:{sandbox_port}"
+        self.ingress = f"http://127.0.0.1:{ingress_port}"
+        self.read_api = f"http://127.0.0.1:{read_port}"
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "TOPIC_PREFIX": PREFIX,
+            "STATE_DIR": str(STATE_ROOT / "state"),
+            "JIRA_CLIENT_ID": CLIENT_ID,
+            "JIRA_CLIENT_SECRET": keys["client_secret"],
+            "JIRA_REDIRECT_URL": f"{self.ingress}/oauth/callback",
+            "WEBHOOK_PUBLIC_URL": f"{self.ingress}/webhooks/jira",
+            "TOKEN_ENCRYPTION_KEYS": keys["token_key"],
+            "NAUMU_JWT_KEY": keys["jwt_key"],
+            "JIRA_AUTH_URL": self.sandbox,
+            "JIRA_API_URL": self.sandbox,
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            "WORKER_WEB_ENABLED": "true",
+            "WORKER_WEB_PORT": str(read_port),
+        }
+        python = sys.executable
+        c = self.config
+        say(f"Starting the Jira sandbox ({c.issues} issues per site, 2 sites) at {self.sandbox}")
+        self.processes.start("sandbox", [
+            python, "-m", "jira_sandbox", "--port", str(sandbox_port), "--seed", str(c.seed),
+            "--sites", "2", "--projects", str(c.projects), "--issues", str(c.issues),
+            "--users", str(c.users), "--client-id", CLIENT_ID,
+            "--client-secret", keys["client_secret"],
+            "--redirect-uri", f"{self.ingress}/oauth/callback", "--auto-consent",
+        ], env, logs)
+        await _wait_http(f"{self.sandbox}/_sandbox/sites", self.processes)
+
+        await self.publish_space(bootstrap)
+        say(f"Starting the ingress at {self.ingress} and the worker (read API {self.read_api})")
+        self.processes.start("ingress", [python, "-m", "service", "ingress",
+                                         "--port", str(ingress_port)], env, logs)
+        self.processes.start("worker", [python, "-m", "service", "worker",
+                                        "--read-api-port", str(read_port)], env, logs)
+        await _wait_http(f"{self.ingress}/healthz", self.processes)
+        await _wait_http(f"{self.read_api}/healthz", self.processes, timeout_s=180)
+        self.bootstrap = bootstrap
+        self.token = mint_user_token(ADMIN_USER, keys["jwt_key"])
+        return env
+
+    async def publish_space(self, bootstrap: str) -> None:
+        settings = StreamsSettings.from_env({"KAFKA_BOOTSTRAP_SERVERS": bootstrap})
+        async with Producer(settings) as producer:
+            space = SpaceUpdated(space_id=SPACE_ID, members={ADMIN_USER: "admin",
+                                                             "user-demo-member": "member"})
+            await producer.send(self.names.spaces, SPACE_ID,
+                                codec.make(space, source="/demo", subject=SPACE_ID))
+            # The space already has a "story" type, so the proposal reuses it.
+            existing = SpaceSchemaUpdated(space_id=SPACE_ID, types=[
+                SchemaNodeType(name="story", attributes=[SchemaAttribute(name="Status",
+                                                                         kind="select")]),
+                SchemaNodeType(name="Meeting note"),
+            ])
+            await producer.send(self.names.schemas, SPACE_ID,
+                                codec.make(existing, source="/demo", subject=SPACE_ID))
+
+    # --- the admin's flow -------------------------------------------------------------------
+
+    async def connect(self, http: httpx.AsyncClient) -> str:
+        auth = {"Authorization": f"Bearer {self.token}"}
+        status = (await http.get(f"{self.ingress}/spaces/{SPACE_ID}/jira", headers=auth))
+        if status.status_code == 200 and status.json().get("status") not in (None, "disconnected"):
+            say("The demo space is connected from an earlier run: disconnecting it softly "
+                "(nodes are kept) and connecting again")
+            (await http.post(f"{self.ingress}/spaces/{SPACE_ID}/jira/disconnect",
+                             headers=auth)).raise_for_status()
+
+        say("Connecting the space: OAuth consent, then the site choice")
+        begin = await http.post(f"{self.ingress}/spaces/{SPACE_ID}/jira/connect",
+                                headers={**auth, "Accept": "application/json"})
+        begin.raise_for_status()
+        authorize_url = begin.json()["authorize_url"]
+        sites = (await http.get(f"{self.sandbox}/_sandbox/sites")).json()
+        consent = await http.get(authorize_url, follow_redirects=False)
+        if consent.status_code not in (302, 303):
+            raise RuntimeError(f"sandbox consent returned {consent.status_code}: {consent.text}")
+        callback = await http.get(consent.headers["location"], follow_redirects=False)
+        callback.raise_for_status()
+
+        choices = (await http.get(f"{self.ingress}/spaces/{SPACE_ID}/jira/sites", headers=auth))
+        choices.raise_for_status()
+        listed = choices.json().get("sites") or []
+        cloud_id = (listed[0].get("cloud_id") or listed[0].get("id")) if listed else \
+            _first_site(sites)
+        say(f"  {len(listed)} sites reachable; choosing {cloud_id}")
+        chosen = await http.post(f"{self.ingress}/spaces/{SPACE_ID}/jira/site", headers=auth,
+                                 json={"cloud_id": cloud_id})
+        if chosen.status_code >= 400 and "already" not in chosen.text:
+            chosen.raise_for_status()
+        return str(cloud_id)
+
+    async def truth(self, http: httpx.AsyncClient, cloud_id: str) -> list[dict[str, Any]]:
+        response = await http.get(f"{self.sandbox}/_sandbox/sites/{cloud_id}/truth")
+        response.raise_for_status()
+        body = response.json()
+        return list(body["issues"] if isinstance(body, dict) else body)
+
+    async def graph_nodes(self, http: httpx.AsyncClient) -> list[dict[str, Any]]:
+        nodes: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params = {"limit": "1000", **({"cursor": cursor} if cursor else {})}
+            response = await http.get(f"{self.read_api}/spaces/{SPACE_ID}/nodes", params=params)
+            response.raise_for_status()
+            body = response.json()
+            nodes.extend(body["nodes"])
+            cursor = body.get("next_cursor")
+            if not cursor:
+                return nodes
+
+    async def node(self, http: httpx.AsyncClient, node: str) -> dict[str, Any] | None:
+        response = await http.get(f"{self.read_api}/spaces/{SPACE_ID}/nodes/{node}")
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body.get("node", body)
+
+    async def wait_import(self, http: httpx.AsyncClient, cloud_id: str) -> None:
+        truth = await self.truth(http, cloud_id)
+        wanted = {node_id(SPACE_ID, cloud_id, "issue", entry["id"]) for entry in truth}
+        started = time.monotonic()
+        deadline = started + self.config.import_timeout_s
+        while True:
+            self.processes.check()
+            summary = (await http.get(f"{self.read_api}/spaces/{SPACE_ID}/graph/summary")).json()
+            done = sum(count for kind, count in summary.get("nodes_by_type", {}).items()
+                       if kind not in ("Project", "Sprint", "Member"))
+            _progress(min(done, len(wanted)), len(wanted), started)
+            if done >= len(wanted):
+                say("")
+                return
+            if time.monotonic() > deadline:
+                say("")
+                raise TimeoutError(f"the import had {done} of {len(wanted)} issues after "
+                                   f"{self.config.import_timeout_s:.0f} s; see var/demo/logs")
+            await asyncio.sleep(0.5)
+
+    async def live_phase(self, http: httpx.AsyncClient, cloud_id: str) -> None:
+        say(f"Live phase: {self.config.live_changes} changes in Jira, followed by the graph")
+        truth = await self.truth(http, cloud_id)
+        base = f"{self.sandbox}/_sandbox/sites/{cloud_id}"
+        projects = sorted({entry["project"] for entry in truth})
+        statuses = ["In Progress", "Done", "To Do"]
+        for index in range(self.config.live_changes):
+            entry = truth[(index * 37) % len(truth)]
+            key = entry["key"]
+            kind = index % 5
+            if kind == 0:
+                summary = f"{entry['summary'][:60]} (edited {index})"
+                await http.patch(f"{base}/issues/{key}", json={"summary": summary})
+                check = ("label", summary)
+            elif kind == 1:
+                await http.post(f"{base}/issues/{key}/transition",
+                                json={"status": statuses[index % 3]})
+                check = ("touched", None)
+            elif kind == 2:
+                labels = sorted({*entry["labels"], f"live-{index}"})
+                await http.patch(f"{base}/issues/{key}", json={"labels": labels})
+                check = ("touched", None)
+            elif kind == 3 and len(projects) > 1:
+                target = next(p for p in projects if p != entry["project"])
+                await http.post(f"{base}/issues/{key}/move", json={"project": target})
+                check = ("touched", None)
+            else:
+                await http.delete(f"{base}/issues/{key}")
+                check = ("deleted", None)
+            changed_at = time.monotonic()
+            await self.wait_node(http, cloud_id, entry, check, changed_at)
+
+    async def wait_node(self, http: httpx.AsyncClient, cloud_id: str, entry: dict[str, Any],
+                        check: tuple[str, Any], changed_at: float) -> None:
+        target = node_id(SPACE_ID, cloud_id, "issue", entry["id"])
+        before = await self.node(http, target) if check[0] == "touched" else None
+        deadline = changed_at + 20
+        while time.monotonic() < deadline:
+            node = await self.node(http, target)
+            if check[0] == "deleted" and node is None:
+                break
+            if check[0] == "label" and node is not None and node.get("label") == check[1]:
+                break
+            if check[0] == "touched" and node is not None and \
+                    node.get("updated") != entry.get("updated") and node != before:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            return
+        self.latencies_ms.append((time.monotonic() - changed_at) * 1000)
+
+    async def writeback(self, http: httpx.AsyncClient, cloud_id: str) -> dict[str, Any]:
+        truth = await self.truth(http, cloud_id)
+        entry = truth[len(truth) // 2]
+        target = node_id(SPACE_ID, cloud_id, "issue", entry["id"])
+        node = await self.node(http, target)
+        if node is None:
+            raise RuntimeError(f"issue {entry['key']} has no node; the import is incomplete")
+        new_label = f"{node['label'][:80]} (edited in Naumu)"
+        edit = EditRequested(edit_id=str(uuid.uuid4()), space_id=SPACE_ID, node_id=target,
+                             user_id=ADMIN_USER, field="label", value=new_label,
+                             base=node["label"])
+        say(f"Write-back: renaming {entry['key']} in Naumu")
+        settings = StreamsSettings.from_env({"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap})
+        async with Producer(settings) as producer:
+            await producer.send(self.names.edits, f"{SPACE_ID}:{target}",
+                                codec.make(edit, source="/demo", subject=f"{SPACE_ID}:{target}"))
+        result = await self.wait_result(edit.edit_id)
+        after = {e["id"]: e for e in await self.truth(http, cloud_id)}[entry["id"]]
+        say(f"  outcome {result.outcome}; Jira now says {after['summary']!r}")
+        return {"outcome": result.outcome, "jira_summary_matches": after["summary"] == new_label}
+
+    async def wait_result(self, edit_id: str, timeout_s: float = 60) -> WritebackResult:
+        from aiokafka import AIOKafkaConsumer
+
+        consumer = AIOKafkaConsumer(self.names.writeback_results,
+                                    bootstrap_servers=self.bootstrap,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        try:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    for record in records:
+                        result = codec.data_of(codec.decode(record.value), WritebackResult)
+                        if result.edit_id == edit_id and result.outcome != "retrying":
+                            return result
+        finally:
+            await consumer.stop()
+        raise TimeoutError(f"no write-back result for edit {edit_id} within {timeout_s:.0f} s")
+
+    async def reconcile(self, http: httpx.AsyncClient, cloud_id: str) -> dict[str, Any]:
+        say("Reconciliation: losing 30% of webhooks for a while, then repairing the drift")
+        base = f"{self.sandbox}/_sandbox/sites/{cloud_id}"
+        await http.put(f"{base}/faults", json={"drop_rate": 0.3, "seed": self.config.seed})
+        truth = await self.truth(http, cloud_id)
+        for index in range(20):
+            entry = truth[(index * 53 + 11) % len(truth)]
+            if index % 4 == 3:
+                await http.delete(f"{base}/issues/{entry['key']}")
+            else:
+                await http.patch(f"{base}/issues/{entry['key']}",
+                                 json={"summary": f"{entry['summary'][:60]} (drift {index})"})
+        await http.put(f"{base}/faults", json={"drop_rate": 0.0})
+        await asyncio.sleep(2)
+        response = await http.post(f"{self.read_api}/spaces/{SPACE_ID}/jira/reconcile",
+                                   timeout=300)
+        response.raise_for_status()
+        report: dict[str, Any] = response.json()
+        say(f"  drift found: missing {report.get('missing')}, stale {report.get('stale')}, "
+            f"extra {report.get('extra')}; repaired {report.get('repaired')}")
+        await self.wait_converged(http, cloud_id)
+        return report
+
+    async def wait_converged(self, http: httpx.AsyncClient, cloud_id: str,
+                             timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not await self.mismatches(http, cloud_id):
+                return
+            await asyncio.sleep(0.5)
+
+    async def mismatches(self, http: httpx.AsyncClient, cloud_id: str) -> list[str]:
+        truth = await self.truth(http, cloud_id)
+        nodes = {n["node_id"]: n for n in await self.graph_nodes(http)}
+        wrong: list[str] = []
+        for entry in truth:
+            node = nodes.pop(node_id(SPACE_ID, cloud_id, "issue", entry["id"]), None)
+            if node is None or not _matches(node, entry):
+                wrong.append(entry["key"])
+        stale = [n for n in nodes.values() if n.get("source", {}).get("kind") == "issue"
+                 and n.get("source", {}).get("cloud_id") == cloud_id]
+        wrong.extend(n["attributes"].get("JiraKey", n["node_id"]) for n in stale)
+        return wrong
+
+    async def run(self) -> dict[str, Any]:
+        await self.start()
+        async with httpx.AsyncClient(timeout=30) as http:
+            cloud_id = await self.connect(http)
+            await self.wait_import(http, cloud_id)
+            await self.live_phase(http, cloud_id)
+            writeback = await self.writeback(http, cloud_id)
+            report = await self.reconcile(http, cloud_id)
+            wrong = await self.mismatches(http, cloud_id)
+            truth = await self.truth(http, cloud_id)
+            nodes = await self.graph_nodes(http)
+            stats = (await http.get(f"{self.read_api}/stats")).json()
+        edges = Counter(edge["edge_type"] for node in nodes for edge in node.get("edges", []))
+        issue_nodes = [n for n in nodes if n.get("source", {}).get("kind") == "issue"
+                       and n.get("source", {}).get("cloud_id") == cloud_id]
+        latencies = sorted(self.latencies_ms)
+        return {
+            "issues_in_jira": len(truth),
+            "issue_nodes": len(issue_nodes),
+            "mismatches": len(wrong),
+            "mismatched_keys": wrong[:20],
+            "drift": {key: report.get(key) for key in ("missing", "stale", "extra", "repaired")},
+            "events_processed": sum(s.get("processed", 0) for s in stats.values()),
+            "latency_ms": {"p50": _percentile(latencies, 50), "p99": _percentile(latencies, 99),
+                           "samples": len(latencies)},
+            "nodes_by_type": dict(Counter(n["node_type"] for n in nodes)),
+            "edges_by_type": dict(edges),
+            "writeback": writeback,
+            "read_api": self.read_api,
+            "duration_s": round(time.monotonic() - self.started, 1),
+        }
+
+
+def _first_site(sites: Any) -> str:
+    listed = sites["sites"] if isinstance(sites, dict) else sites
+    return str(listed[0]["cloud_id"])
+
+
+def _matches(node: dict[str, Any], entry: dict[str, Any]) -> bool:
+    attributes = node.get("attributes", {})
+    return (
+        node.get("label") == entry["summary"]
+        and attributes.get("JiraKey") == entry["key"]
+        and attributes.get("Status") == entry["status"]
+        and attributes.get("Priority") == entry["priority"]
+        and sorted(attributes.get("Labels") or []) == sorted(entry["labels"])
+    )
+
+
+def _percentile(values: list[float], pct: float) -> float | None:
+    if not values:
+        return None
+    index = min(len(values) - 1, max(0, round(pct / 100 * len(values)) - 1))
+    return round(values[index], 1)
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    say("")
+    say("Summary")
+    say(f"  issues in Jira: {summary['issues_in_jira']}, issue nodes: {summary['issue_nodes']}, "
+        f"mismatches: {summary['mismatches']}")
+    say(f"  nodes by type: {summary['nodes_by_type']}")
+    say(f"  edges by type: {summary['edges_by_type']}")
+    say(f"  events processed: {summary['events_processed']}")
+    latency = summary["latency_ms"]
+    say(f"  change-to-graph latency: p50 {latency['p50']} ms, p99 {latency['p99']} ms "
+        f"({latency['samples']} changes)")
+    say(f"  drift repaired by reconciliation: {summary['drift']}")
+    say(f"  write-back: {summary['writeback']}")
+    say(f"  finished in {summary['duration_s']} s")
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="print the summary as one JSON object on the last line")
+    parser.add_argument("--exit", action="store_true",
+                        help="stop after the summary instead of serving the read API")
+    parser.add_argument("--seed", type=int, default=7, help="sandbox generator seed")
+    parser.add_argument("--issues", type=int, default=2000, help="issues per sandbox site")
+    parser.add_argument("--projects", type=int, default=5, help="projects per sandbox site")
+    parser.add_argument("--users", type=int, default=20, help="users per sandbox site")
+    parser.add_argument("--live-changes", type=int, default=25,
+                        help="issue changes made in the live phase")
+    parser.add_argument("--import-timeout", type=float, default=600,
+                        help="seconds to wait for the import before failing")
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = DemoConfig(args.seed, args.issues, args.projects, args.users, args.live_changes,
+                        args.json, args.exit, args.import_timeout)
+    demo = Demo(config)
+
+    async def main() -> dict[str, Any]:
+        try:
+            summary = await demo.run()
+            _print_summary(summary)
+            if config.as_json:
+                print(json.dumps(summary), flush=True)
+            if not config.exit_after:
+                say(f"\nThe graph read API is up at {demo.read_api}/spaces/{SPACE_ID}/nodes "
+                    "(Ctrl-C to stop)")
+                while True:
+                    demo.processes.check()
+                    await asyncio.sleep(1)
+            return summary
+        finally:
+            demo.processes.stop()
+            if demo.started_broker:
+                await asyncio.to_thread(localkafka.stop, STATE_ROOT / "kafka")
+
+    try:
+        summary = asyncio.run(main())
+    except KeyboardInterrupt:
+        say("Stopped. Run the same command again to resume.")
+        return 130
+    ok = summary["mismatches"] == 0 and summary["issue_nodes"] == summary["issues_in_jira"]
+    return 0 if ok else 1
+
+
+register(Command("demo", "run the whole product on a local broker and a sandbox Jira site",
+                 _arguments, _run))

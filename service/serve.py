@@ -1,0 +1,207 @@
+"""The production commands: ``ingress``, ``worker`` and ``serve`` (both).
+
+Both processes read their configuration from the environment (see the
+configuration table in the README). ``serve`` runs the two as child processes
+and stops both when either one exits, for hosts that run one container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ingest.app import create_app as create_ingress
+from ingest.connections import ConnectionRegistry
+from ingest.identity import SpaceDirectory
+from ingest.settings import Settings as IngestSettings
+from ingest.token_cipher import TokenCipher
+from jiraclient.auth import TokenManager, TokenStore
+from service.cli import Command, register
+from streams.producer import Producer
+from streams.settings import Settings as StreamsSettings
+
+log = logging.getLogger(__name__)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+# --- ingress ------------------------------------------------------------------------------
+
+
+def _ingress_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=os.environ.get("INGRESS_HOST", "127.0.0.1"),
+                        help="address to listen on (env INGRESS_HOST)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("INGRESS_PORT", "8080")),
+                        help="TCP port to listen on (env INGRESS_PORT)")
+
+
+async def run_ingress(host: str, port: int, *, ready: asyncio.Event | None = None) -> None:
+    """Serve the ingress until cancelled."""
+    streams_settings = StreamsSettings.from_env()
+    settings = IngestSettings.from_environ()
+    producer = Producer(streams_settings)
+    await producer.start()
+    http = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
+    try:
+        registry = ConnectionRegistry(
+            producer=producer, topic=settings.topics.connections,
+            cipher=TokenCipher(settings.token_encryption_keys),
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+        )
+        spaces = SpaceDirectory(settings.kafka_bootstrap_servers, settings.topics.spaces)
+
+        def token_manager(store: TokenStore) -> TokenManager:
+            return TokenManager(
+                store, client_id=settings.client_id, client_secret=settings.client_secret,
+                http=http, on_invalid_grant=registry.require_reauthorisation_of,
+                auth_url=settings.auth_url, api_url=settings.api_url,
+            )
+
+        app = create_ingress(settings, producer=producer, registry=registry, spaces=spaces,
+                             token_manager_factory=token_manager, http=http)
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                               lifespan="on", access_log=False))
+        log.info("ingress listening on http://%s:%d", host, port)
+        serving = asyncio.create_task(server.serve())
+        if ready is not None:
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.05)
+            ready.set()
+        await serving
+    finally:
+        await http.aclose()
+        await producer.stop()
+
+
+def _run_ingress(args: argparse.Namespace) -> int:
+    _configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    asyncio.run(run_ingress(args.host, args.port))
+    return 0
+
+
+# --- worker -------------------------------------------------------------------------------
+
+
+def _worker_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--read-api-port", type=int,
+                        default=int(os.environ.get("READ_API_PORT", "8081")),
+                        help="TCP port of the graph read API (env READ_API_PORT)")
+    parser.add_argument("--read-api-host", default=os.environ.get("READ_API_HOST", "127.0.0.1"),
+                        help="address of the graph read API (env READ_API_HOST)")
+
+
+def read_api(worker: Any) -> Starlette:
+    """Return the worker's HTTP app: the graph read API and operator endpoints."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from projections.readmodel import read_api_routes
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse({name: vars(value) for name, value in worker.stats.items()})
+
+    async def reconcile(request: Request) -> Response:
+        space_id = request.path_params["space_id"]
+        dry_run = request.query_params.get("dry_run", "false").lower() in ("1", "true", "yes")
+        reconciler = worker.services.reconciler
+        if reconciler is None:
+            return JSONResponse({"error": {"code": "not_ready", "message":
+                                 "the worker's services are still starting; retry shortly"}},
+                                status_code=503)
+        try:
+            report = await reconciler.run_now(space_id, dry_run=dry_run)
+        except Exception as exc:  # noqa: BLE001 (the operator sees the reason)
+            log.warning("reconciliation failed space_id=%s: %s", space_id, exc)
+            return JSONResponse({"error": {"code": "reconcile_failed", "message": str(exc)}},
+                                status_code=409)
+        return JSONResponse(report.model_dump(mode="json"))
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/stats", stats, methods=["GET"]),
+        Route("/spaces/{space_id}/jira/reconcile", reconcile, methods=["POST"]),
+        *read_api_routes(worker.nodes),
+    ]
+    return Starlette(routes=routes)
+
+
+def _run_worker(args: argparse.Namespace) -> int:
+    from faust.contrib.asgi import serve_asgi
+    from faust.worker import Worker as FaustWorker
+
+    from service.worker import build_worker
+
+    streams_settings = StreamsSettings.from_env()
+    worker = build_worker(streams_settings, IngestSettings.from_environ())
+    serve_asgi(worker.app, read_api(worker), host=args.read_api_host, port=args.read_api_port)
+    log_level = os.environ.get("LOG_LEVEL", "INFO").lower()
+    FaustWorker(worker.app, loglevel=log_level, quiet=True).execute_from_commandline()
+    return 0
+
+
+# --- serve --------------------------------------------------------------------------------
+
+
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    _ingress_arguments(parser)
+    _worker_arguments(parser)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    base = [sys.executable, "-m", "service"]
+    children = [
+        subprocess.Popen([*base, "ingress", "--host", args.host, "--port", str(args.port)]),
+        subprocess.Popen([*base, "worker", "--read-api-host", args.read_api_host,
+                          "--read-api-port", str(args.read_api_port)]),
+    ]
+
+    def stop(signum: int, frame: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while all(child.poll() is None for child in children):
+            try:
+                children[0].wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+    finally:
+        stop(signal.SIGTERM, None)
+        for child in children:
+            child.wait(timeout=30)
+    return max(child.returncode or 0 for child in children)
+
+
+register(Command("ingress", "serve the HTTP ingress (connect, webhooks)", _ingress_arguments,
+                 _run_ingress))
+register(Command("worker", "run the stream worker (agents, import, write-back, read API)",
+                 _worker_arguments, _run_worker))
+register(Command("serve", "run the ingress and the worker as two child processes",
+                 _serve_arguments, _run_serve))
