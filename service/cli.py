@@ -1,9 +1,9 @@
 """The ``naumu-jira`` command line.
 
 Each subcommand is a :class:`Command` in :data:`COMMANDS`. This module defines
-``kafka`` and ``topics``; the modules in :data:`COMMAND_MODULES` add the others
-(``demo``, ``serve``, ``worker``, ``status``, ``replay``, ``reconcile``) by
-calling :func:`register` when they are imported.
+``kafka`` and ``topics``. The modules in :data:`COMMAND_MODULES` add the others
+(such as ``demo``, ``serve``, ``worker``, ``status``, ``replay`` and ``reconcile``)
+by calling :func:`register` when they are imported.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ class Drift:
 
 @dataclass(frozen=True)
 class Report:
-    """What :func:`ensure_topics` found and did."""
+    """The outcome of one :func:`ensure_topics` run."""
 
     created: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
@@ -85,26 +85,28 @@ async def ensure_topics(
 ) -> Report:
     """Create missing topics of ``specs`` and report (or fix) drift in existing ones.
 
-    Steps: list the broker's topics; create the missing ones; describe the
-    partitions and configs of the others and compare them with their spec; with
-    ``fix_drift``, add partitions and set the differing configs.
+    Steps:
+
+    1. list the broker's topics and create the missing ones;
+    2. describe the partitions and configs of the others and compare them with their spec;
+    3. with ``fix_drift``, add partitions and set the differing configs.
     """
-    wanted = {spec.name: spec for spec in specs}
+    specs_by_name = {spec.name: spec for spec in specs}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms)
     try:
         await admin.start()
         existing = set(await admin.list_topics())
 
-        missing = [spec for name, spec in wanted.items() if name not in existing]
+        missing = [spec for name, spec in specs_by_name.items() if name not in existing]
         created, raced = await _create(admin, missing, replication_factor)
         await _wait_visible(admin, created + raced, request_timeout_ms / 1000)
 
-        present = [spec for name, spec in wanted.items() if name not in created]
+        present = [spec for name, spec in specs_by_name.items() if name not in created]
         drift = await _find_drift(admin, present)
 
         fixed: list[Drift] = []
         if fix_drift:
-            fixed = await _fix(admin, [item for item in drift if item.fixable], wanted)
+            fixed = await _fix(admin, [item for item in drift if item.fixable], specs_by_name)
         remaining = tuple(item for item in drift if item not in fixed)
     except KafkaError as exc:
         raise TopicAdminError(
@@ -217,7 +219,7 @@ async def _describe_configs(
 
 
 async def _fix(
-    admin: AIOKafkaAdminClient, drift: list[Drift], wanted: dict[str, TopicSpec]
+    admin: AIOKafkaAdminClient, drift: list[Drift], specs_by_name: dict[str, TopicSpec]
 ) -> list[Drift]:
     fixed: list[Drift] = []
 
@@ -232,7 +234,7 @@ async def _fix(
     config_topics = sorted({item.topic for item in drift if item.setting != "partitions"})
     if config_topics:
         resources = [
-            ConfigResource(ConfigResourceType.TOPIC, name, dict(wanted[name].configs))
+            ConfigResource(ConfigResourceType.TOPIC, name, dict(specs_by_name[name].configs))
             for name in config_topics
         ]
         for response in await admin.alter_configs(resources):

@@ -1,6 +1,6 @@
 """The Faust application the worker runs, and the contract topics declared on it.
 
-The factory holds configuration only; agents register themselves on the app it
+The factory contains configuration only; agents register themselves on the app it
 returns. Records stay bytes on the Faust side (``raw`` serializers) because
 :mod:`streams.codec` does every encoding and decoding, upcasting included.
 """

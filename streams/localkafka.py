@@ -2,7 +2,7 @@
 
 The broker's jars come from Maven Central through ``kafka/pom.xml`` and are copied once
 into a cache directory (``KAFKA_CACHE_DIR``, by default ``~/.cache/naumu-jira/kafka-4.1.1``).
-Each broker has a data directory that holds everything about it::
+Each broker has a data directory that contains everything about it::
 
     <data dir>/server.properties   the broker's configuration
     <data dir>/logs/               the KRaft metadata log and the topic partitions
@@ -65,7 +65,7 @@ class PortInUseError(LocalKafkaError):
 
 @dataclass(frozen=True)
 class BrokerStatus:
-    """What ``status`` reports about the broker of one data directory."""
+    """The state of the broker of one data directory, as ``status`` reports it."""
 
     running: bool
     data_dir: Path
@@ -392,12 +392,15 @@ def start(
 ) -> BrokerStatus:
     """Start the broker of ``data_dir`` on ``port`` and wait until it serves requests.
 
-    Steps: refuse if this data directory's broker already runs or a port is taken;
-    install the jars; write the configuration; format the storage on first use;
-    launch the JVM in its own session (so it outlives the command that started it);
-    wait for a topic creation to succeed. The returned status carries the start-up
-    time in seconds. The controller listens on ``controller_port`` (``port + 1`` by
-    default).
+    Steps:
+
+    1. raise if this data directory's broker already runs or a port is taken;
+    2. install the jars, write the configuration, format the storage on first use;
+    3. launch the JVM in its own session, so it outlives the command that started it;
+    4. wait for a topic creation to succeed.
+
+    The returned status carries the start-up time in seconds. The controller
+    listens on ``controller_port`` (``port + 1`` by default).
     """
     data_dir = data_dir.resolve()
     controller_port = controller_port if controller_port is not None else port + 1

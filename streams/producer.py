@@ -2,9 +2,9 @@
 
 Every send uses ``acks=all`` and an idempotent producer, so an acknowledged
 record is on every in-sync replica and a retried request never duplicates it.
-A send that the broker does not acknowledge within the delivery timeout raises
-:class:`~streams.errors.BrokerError` naming the topic, the key and the cause;
-it never waits longer.
+A send that the broker does not acknowledge within the delivery timeout
+(``KAFKA_DELIVERY_TIMEOUT_MS``, enforced with ``asyncio.timeout``) raises
+:class:`~streams.errors.BrokerError` naming the topic, the key and the cause.
 """
 
 from __future__ import annotations
@@ -103,9 +103,9 @@ class Producer:
     ) -> list[RecordMetadata]:
         """Publish ``(key, envelope)`` pairs in order and wait for all acknowledgements.
 
-        Records with the same key keep their order. When one record fails the
-        others may still have been written; callers retry the whole batch and
-        rely on idempotent consumers (envelope ids) to drop the copies.
+        Records with the same key keep their order. When one record fails, the
+        others may still have been written. Callers then retry the whole batch,
+        and consumers drop the copies by envelope id.
         """
         pending: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
         key = ""

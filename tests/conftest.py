@@ -3,7 +3,7 @@
 The broker comes from the first of these that is available:
 
 1. ``KAFKA_BOOTSTRAP_SERVERS``, when set: a broker someone already runs;
-2. a Docker container of ``apache/kafka:4.1.1``, when a Docker engine answers;
+2. a Docker container of ``apache/kafka:4.1.1``, when a Docker engine responds;
 3. the local broker of :mod:`streams.localkafka` on a free port in a temporary
    data directory, stopped when the session ends (needs Java 17+ and Maven).
 """
@@ -33,7 +33,7 @@ NewTopicFactory = Callable[..., Awaitable[str]]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A test that asks for the broker needs Kafka, whether or not it says so.
+    # A test that requests the broker needs Kafka, whether or not it is marked.
     for item in items:
         if "kafka_bootstrap" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.kafka)
