@@ -19,6 +19,7 @@ from ingest.connection import Connection
 from ingest.connections import ConnectionRegistry
 from jiraclient.client import JiraClient
 from jiraclient.errors import JiraError, WebhookRegistrationError
+from streams.errors import SyncError
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +138,10 @@ class WebhookMaintainer:
             return
         try:
             await self._client_for(connection).delete_webhooks(connection.webhook_ids)
-        except JiraError as exc:
+        except SyncError as exc:
+            # Jira errors, and tokens that can no longer be read (a removed
+            # encryption key), must not block a disconnect: Jira expires the
+            # registrations after 30 days anyway.
             logger.warning("webhooks not deleted space_id=%s cloud_id=%s ids=%s: %s",
                            connection.space_id, connection.cloud_id,
                            list(connection.webhook_ids), exc)

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import secrets
 import signal
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from urllib.parse import quote
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -190,7 +192,7 @@ class Demo:
             "JIRA_CLIENT_ID": CLIENT_ID,
             "JIRA_CLIENT_SECRET": keys["client_secret"],
             "JIRA_REDIRECT_URL": f"{self.ingress}/oauth/callback",
-            "WEBHOOK_PUBLIC_URL": f"{self.ingress}/webhooks/jira",
+            "WEBHOOK_PUBLIC_URL": self.ingress,
             "TOKEN_ENCRYPTION_KEYS": keys["token_key"],
             "NAUMU_JWT_KEY": keys["jwt_key"],
             "JIRA_AUTH_URL": self.sandbox,
@@ -256,7 +258,11 @@ class Demo:
         begin.raise_for_status()
         authorize_url = begin.json()["authorize_url"]
         sites = (await http.get(f"{self.sandbox}/_sandbox/sites")).json()
-        consent = await http.get(authorize_url, follow_redirects=False)
+        # The sandbox's consent page asks which account signs in, as Atlassian's does;
+        # the demo signs in as the admin whose account reaches both generated sites.
+        account = _first_site_account(sites)
+        consent = await http.get(f"{authorize_url}&login_hint={quote(account)}",
+                                 follow_redirects=False)
         if consent.status_code not in (302, 303):
             raise RuntimeError(f"sandbox consent returned {consent.status_code}: {consent.text}")
         callback = await http.get(consent.headers["location"], follow_redirects=False)
@@ -490,6 +496,11 @@ class Demo:
         }
 
 
+def _first_site_account(sites: Any) -> str:
+    listed = sites["sites"] if isinstance(sites, dict) else sites
+    return str(listed[0]["app_account_id"])
+
+
 def _first_site(sites: Any) -> str:
     listed = sites["sites"] if isinstance(sites, dict) else sites
     return str(listed[0]["cloud_id"])
@@ -548,6 +559,8 @@ def _run(args: argparse.Namespace) -> int:
     config = DemoConfig(args.seed, args.issues, args.projects, args.users, args.live_changes,
                         args.json, args.exit, args.import_timeout)
     demo = Demo(config)
+    for noisy in ("httpx", "aiokafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
     async def main() -> dict[str, Any]:
         try:

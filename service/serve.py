@@ -157,7 +157,8 @@ def _run_worker(args: argparse.Namespace) -> int:
 
     streams_settings = StreamsSettings.from_env()
     worker = build_worker(streams_settings, IngestSettings.from_environ())
-    serve_asgi(worker.app, read_api(worker), host=args.read_api_host, port=args.read_api_port)
+    serve_asgi(worker.app, read_api(worker), host=args.read_api_host, port=args.read_api_port,
+               access_log=False, log_level="warning")
     log_level = os.environ.get("LOG_LEVEL", "INFO").lower()
     FaustWorker(worker.app, loglevel=log_level, quiet=True).execute_from_commandline()
     return 0

@@ -19,19 +19,21 @@ lookups moved off the ``nodes`` table (see :class:`NodeTableLookup`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 import httpx
 import orjson
+from faust.streams import _current_event
 from mode import Service
 
 from ingest.connection import ConnectionStatus
 from ingest.connections import ConnectionRegistry
 from ingest.settings import Settings as IngestSettings
 from ingest.token_cipher import TokenCipher
+from ingest.webhook_registration import webhook_url
 from ingest.worker import IngestServices
 from jiraclient.auth import TokenManager
 from projections.fold import FoldContext
@@ -48,6 +50,21 @@ from streams.topics import TopicNames
 log = logging.getLogger(__name__)
 
 
+def _outside_event(read: Callable[[], bytes | None]) -> bytes | None:
+    """Run a table read as if no event were being processed.
+
+    Faust's RocksDB store reads a key from the partition of the event being
+    processed. The write-back agent looks up nodes while it processes an edit from
+    another topic, whose partition says nothing about where the node is stored;
+    without a current event the store searches every partition it holds.
+    """
+    token = _current_event.set(None)
+    try:
+        return read()
+    finally:
+        _current_event.reset(token)
+
+
 class NodeStore:
     """Read access to the projection's ``nodes`` table as plain dicts."""
 
@@ -55,7 +72,7 @@ class NodeStore:
         self._table = table
 
     def get(self, node_id: str) -> dict[str, Any] | None:
-        stored = self._table.get(node_id.encode())
+        stored = _outside_event(lambda: self._table.get(node_id.encode()))
         if stored is None:
             return None
         state: dict[str, Any] = orjson.loads(stored)
@@ -170,11 +187,10 @@ class WorkerServices(Service):
         await self.ingest.start()
 
         registry, ingest = self.registry, self.ingest
-        webhook_base = settings.webhook_public_url.rstrip("/")
-
         def targets() -> list[ReconcileTarget]:
             return [
-                ReconcileTarget(c.space_id, c.cloud_id, f"{webhook_base}/{c.space_id}")
+                ReconcileTarget(c.space_id, c.cloud_id,
+                                webhook_url(settings.webhook_public_url, c.space_id))
                 for c in registry.active() if c.cloud_id is not None
             ]
 
@@ -215,13 +231,15 @@ def build_worker(
     streams_settings: StreamsSettings,
     ingest_settings: IngestSettings,
     *,
-    app_id: str = "naumu-jira-sync",
+    app_id: str | None = None,
     with_services: bool = True,
     with_writeback: bool = True,
 ) -> Worker:
     """Build the worker's Faust app with every agent and service declared on it."""
     names = TopicNames(prefix=streams_settings.topic_prefix)
-    app = create_app(streams_settings, app_id=app_id)
+    # The app id names the consumer group and the tables' changelog topics, so a
+    # prefixed deployment gets its own.
+    app = create_app(streams_settings, app_id=app_id or f"{names.prefix}naumu-jira-sync")
 
     fold_table = raw_table(app, "fold-state", help_text="fold state per space and entity")
     nodes_table = raw_table(app, "nodes", help_text="projection state per node id")

@@ -54,9 +54,10 @@ def raw_topic(app: faust.App, name: str) -> faust.TopicT:
 
 def raw_table(app: faust.App, name: str, *, help_text: str) -> faust.Table:
     """Declare a RocksDB-backed table of orjson-encoded states keyed by text."""
+    # The app's default serializers are "raw" (see streams.app), so keys and
+    # values stay bytes; Faust tables take no per-table serializer arguments.
     return app.Table(name, default=None, partitions=PARTITIONS, key_type=bytes,
-                     value_type=bytes, key_serializer="raw", value_serializer="raw",
-                     help=help_text)
+                     value_type=bytes, help=help_text)
 
 
 def stateful_agent(
