@@ -106,9 +106,12 @@ class Timed:
 
 async def wait_for_records(
     bootstrap: str, topic: str, expected: int, *, since: dict[int, int] | None = None,
-    timeout_s: float = 600.0,
+    timeout_s: float = 600.0, partial: bool = False,
 ) -> list[tuple[int, bytes, bytes]]:
-    """Return (timestamp ms, key, value) of ``expected`` records past ``since``, waiting for them."""
+    """Return (timestamp ms, key, value) of ``expected`` records past ``since``, waiting for them.
+
+    After ``timeout_s`` it raises, or with ``partial`` returns the records found so far.
+    """
     found: list[tuple[int, bytes, bytes]] = []
     deadline = time.monotonic() + timeout_s
     async with reader(bootstrap, topic) as consumer:
@@ -117,6 +120,8 @@ async def wait_for_records(
                 consumer.seek(tp, since.get(tp.partition, 0))
         while len(found) < expected:
             if time.monotonic() > deadline:
+                if partial:
+                    return found
                 raise TimeoutError(
                     f"topic {topic} received {len(found)} of {expected} records within "
                     f"{timeout_s:.0f} s; check the worker's log"
