@@ -10,6 +10,7 @@ A send that the broker does not acknowledge within the delivery timeout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -73,14 +74,33 @@ class Producer:
                  self._transactional_id)
 
     async def stop(self) -> None:
-        """Flush what is pending and disconnect; safe to call twice."""
+        """Flush what is pending and disconnect; safe to call twice.
+
+        Waits at most the delivery timeout for the flush. Records still buffered
+        after that are dropped, and their sends have already raised BrokerError.
+        """
         if not self._started:
             return
         self._started = False
         try:
-            await self._producer.stop()
+            async with asyncio.timeout(self._delivery_timeout):
+                await self._producer.stop()
         except KafkaError as exc:
             log.warning("stopping the producer for %s failed: %r", self._bootstrap, exc)
+        except TimeoutError:
+            log.warning("producer for %s could not flush within %.0f s; dropping buffered "
+                        "records and closing its connections", self._bootstrap,
+                        self._delivery_timeout)
+            await self._close_without_flush()
+
+    async def _close_without_flush(self) -> None:
+        # aiokafka 0.14's stop() waits for the buffer to drain, and with the broker
+        # gone it never does. Its sender and client are closed directly instead.
+        sender = getattr(self._producer, "_sender", None)
+        if sender is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender.close()
+        await self._producer.client.close()
 
     async def __aenter__(self) -> Producer:
         await self.start()

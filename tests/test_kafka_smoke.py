@@ -4,6 +4,8 @@ transactions, and a producer whose broker stops under it."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -206,9 +208,20 @@ def own_broker(tmp_path: Path) -> Iterator[localkafka.BrokerStatus]:
         localkafka.stop(data_dir)
 
 
+def _kill_broker(broker: localkafka.BrokerStatus) -> None:
+    assert broker.pid is not None
+    os.kill(broker.pid, signal.SIGKILL)
+
+
+def _stop_broker(broker: localkafka.BrokerStatus) -> None:
+    localkafka.stop(broker.data_dir)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("halt", [_stop_broker, _kill_broker], ids=["sigterm", "sigkill"])
 async def test_broker_stop_fails_send(
-    own_broker: localkafka.BrokerStatus, tmp_path: Path
+    own_broker: localkafka.BrokerStatus, tmp_path: Path,
+    halt: Callable[[localkafka.BrokerStatus], None],
 ) -> None:
     topic = f"smoke-{uuid.uuid4().hex}"
     await ensure_topics(own_broker.bootstrap, [TopicSpec(topic, "{key}", 1)])
@@ -230,7 +243,7 @@ async def test_broker_stop_fails_send(
     try:
         running = asyncio.ensure_future(publish_forever())
         await asyncio.wait_for(some_delivered.wait(), HANG_GUARD_SECONDS)
-        await asyncio.to_thread(localkafka.stop, own_broker.data_dir)
+        await asyncio.to_thread(halt, own_broker)
 
         with pytest.raises(BrokerError) as caught:
             await asyncio.wait_for(running, HANG_GUARD_SECONDS)
