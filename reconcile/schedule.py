@@ -86,6 +86,8 @@ class Reconciler:
         self.metrics = metrics if metrics is not None else ReconcileMetrics()
         self._now = now
         self._sleep = sleep
+        # The latest report per space, for the operator's status command.
+        self.last_reports: dict[str, DriftReport] = {}
         self._states: dict[str, _ConnectionState] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -194,6 +196,7 @@ class Reconciler:
             state.project_ids = ()
 
         self.metrics.record_run(report, trigger)
+        self.last_reports[target.space_id] = report
         if self._worth_posting(report, trigger):
             await self._post(report)
         return report

@@ -55,7 +55,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.worker",
     "service.status",
     "service.replay",
-    "service.reconcile",
 )
 
 

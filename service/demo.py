@@ -463,6 +463,22 @@ class Demo:
         wrong.extend(n["attributes"].get("JiraKey", n["node_id"]) for n in stale)
         return wrong
 
+    async def replay_twice(self) -> list[str | None]:
+        """Rebuild the projection from the event log twice and return each graph hash."""
+        from service.replay import replay
+
+        say("Replaying jira.events from offset 0, twice, into fresh state")
+        settings = StreamsSettings.from_env({"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+                                             "TOPIC_PREFIX": PREFIX})
+        hashes: list[str | None] = []
+        for attempt in range(2):
+            result = await replay(settings, state_dir=STATE_ROOT / f"replay-{attempt}",
+                                  names=self.names)
+            hashes.append(result.hashes.get(SPACE_ID))
+            say(f"  replay {attempt + 1}: {result.events} events in {result.seconds:.1f} s, "
+                f"hash {str(hashes[-1])[:16]}")
+        return hashes
+
     async def run(self) -> dict[str, Any]:
         await self.start()
         async with httpx.AsyncClient(timeout=30) as http:
@@ -475,6 +491,8 @@ class Demo:
             truth = await self.truth(http, cloud_id)
             nodes = await self.graph_nodes(http)
             stats = (await http.get(f"{self.read_api}/stats")).json()
+            live = (await http.get(f"{self.read_api}/spaces/{SPACE_ID}/graph/summary")).json()
+        replays = await self.replay_twice()
         edges = Counter(edge["edge_type"] for node in nodes for edge in node.get("edges", []))
         issue_nodes = [n for n in nodes if n.get("source", {}).get("kind") == "issue"
                        and n.get("source", {}).get("cloud_id") == cloud_id]
@@ -491,6 +509,9 @@ class Demo:
             "nodes_by_type": dict(Counter(n["node_type"] for n in nodes)),
             "edges_by_type": dict(edges),
             "writeback": writeback,
+            "graph_hash": live.get("graph_hash"),
+            "replay_hashes": replays,
+            "replay_matches_live": all(h == live.get("graph_hash") for h in replays),
             "read_api": self.read_api,
             "duration_s": round(time.monotonic() - self.started, 1),
         }
@@ -537,6 +558,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"({latency['samples']} changes)")
     say(f"  drift repaired by reconciliation: {summary['drift']}")
     say(f"  write-back: {summary['writeback']}")
+    say(f"  graph hash {summary['graph_hash']}; replays match the live graph: "
+        f"{summary['replay_matches_live']}")
     say(f"  finished in {summary['duration_s']} s")
 
 

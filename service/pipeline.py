@@ -184,6 +184,22 @@ def schema_step(names: TopicNames) -> Step:
     return step
 
 
+def live_node(state: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the node of a projection state with its ``edges`` list, or None if deleted.
+
+    The worker's read API, the reconciler and a replay all see nodes in this form,
+    so their graph hashes compare.
+    """
+    if state.get("deleted") or state.get("node") is None:
+        return None
+    node = dict(state["node"])
+    node["edges"] = [
+        {"edge_id": key, "edge_type": value[0], "from_node": value[1], "to_node": value[2]}
+        for key, value in sorted(state.get("edges", {}).items())
+    ]
+    return node
+
+
 def node_updated_ms(node: dict[str, Any]) -> int:
     """Return a node's ``updated`` time in epoch milliseconds (0 when unknown)."""
     from datetime import datetime

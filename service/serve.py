@@ -123,6 +123,10 @@ def read_api(worker: Any) -> Starlette:
     async def stats(request: Request) -> Response:
         return JSONResponse({name: vars(value) for name, value in worker.stats.items()})
 
+    async def status(request: Request) -> Response:
+        return JSONResponse({**worker.services.status(),
+                             "agents": {name: vars(value) for name, value in worker.stats.items()}})
+
     async def reconcile(request: Request) -> Response:
         space_id = request.path_params["space_id"]
         dry_run = request.query_params.get("dry_run", "false").lower() in ("1", "true", "yes")
@@ -143,6 +147,7 @@ def read_api(worker: Any) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/stats", stats, methods=["GET"]),
+        Route("/status", status, methods=["GET"]),
         Route("/spaces/{space_id}/jira/reconcile", reconcile, methods=["POST"]),
         *read_api_routes(worker.nodes),
     ]

@@ -19,6 +19,7 @@ lookups moved off the ``nodes`` table (see :class:`NodeTableLookup`).
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,11 +40,19 @@ from jiraclient.auth import TokenManager
 from projections.fold import FoldContext
 from reconcile.schedule import Reconciler
 from reconcile.settings import ReconcileTarget
-from service.pipeline import fold_step, node_updated_ms, projection_step, schema_step
+from service.pipeline import (
+    fold_step,
+    live_node,
+    node_updated_ms,
+    projection_step,
+    schema_step,
+)
 from service.writeback_agent import writeback_agent
 from streams.agents import AgentStats, raw_table, stateful_agent
 from streams.app import create_app
+from streams.envelope import Envelope
 from streams.producer import Producer
+from streams.steps import Record, StateLookup, StepResult
 from streams.settings import Settings as StreamsSettings
 from streams.topics import TopicNames
 
@@ -65,6 +74,18 @@ def _outside_event(read: Callable[[], bytes | None]) -> bytes | None:
         _current_event.reset(token)
 
 
+class _RecentErrors(logging.Handler):
+    """Keeps the latest warnings and errors of this process for the status command."""
+
+    def __init__(self, sink: deque[dict[str, Any]]) -> None:
+        super().__init__(level=logging.WARNING)
+        self._sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._sink.append({"time_ms": int(record.created * 1000), "level": record.levelname,
+                           "logger": record.name, "message": record.getMessage()[:500]})
+
+
 class NodeStore:
     """Read access to the projection's ``nodes`` table as plain dicts."""
 
@@ -83,15 +104,9 @@ class NodeStore:
     def nodes(self) -> Iterator[dict[str, Any]]:
         """Yield every live node with its outgoing ``edges`` (a full scan)."""
         for stored in self._table.values():
-            state = orjson.loads(stored)
-            if state.get("deleted") or state.get("node") is None:
-                continue
-            node = dict(state["node"])
-            node["edges"] = [
-                {"edge_id": key, "edge_type": value[0], "from_node": value[1], "to_node": value[2]}
-                for key, value in sorted(state.get("edges", {}).items())
-            ]
-            yield node
+            node = live_node(orjson.loads(stored))
+            if node is not None:
+                yield node
 
 
 class GraphIndexView:
@@ -162,6 +177,9 @@ class WorkerServices(Service):
         self.ingest: IngestServices | None = None
         self.reconciler: Reconciler | None = None
         self.http: httpx.AsyncClient | None = None
+        self.last_webhook_ms: dict[str, int] = {}
+        self.recent_errors: deque[dict[str, Any]] = deque(maxlen=50)
+        logging.getLogger().addHandler(_RecentErrors(self.recent_errors))
 
     async def on_start(self) -> None:
         settings = self.ingest_settings
@@ -216,6 +234,30 @@ class WorkerServices(Service):
         if self.http is not None:
             await self.http.aclose()
 
+    def note_observation(self, envelope: Envelope) -> None:
+        """Remember webhook arrivals: the status command and the polling fallback read them."""
+        if envelope.type != "jira.webhook.received":
+            return
+        space_id = str(envelope.data.get("space_id"))
+        received_at_ms = int(envelope.data.get("received_at_ms") or 0)
+        self.last_webhook_ms[space_id] = max(received_at_ms,
+                                             self.last_webhook_ms.get(space_id, 0))
+        if self.reconciler is not None:
+            self.reconciler.note_delivery(space_id, received_at_ms)
+
+    def status(self) -> dict[str, Any]:
+        """Return per-connection facts for ``naumu-jira status``; never tokens."""
+        connections = []
+        for connection in self.registry.all() if self.registry is not None else []:
+            report = (self.reconciler.last_reports.get(connection.space_id)
+                      if self.reconciler is not None else None)
+            connections.append({
+                **connection.public_view(),
+                "last_webhook_ms": self.last_webhook_ms.get(connection.space_id),
+                "last_reconciliation": report.model_dump(mode="json") if report else None,
+            })
+        return {"connections": connections, "recent_errors": list(self.recent_errors)}
+
     def fold_context(self, space_id: str, cloud_id: str) -> FoldContext:
         connection = self.registry.get(space_id) if self.registry is not None else None
         if connection is None or connection.cloud_id != cloud_id:
@@ -253,9 +295,15 @@ def build_worker(
             return FoldContext()
         return services.fold_context(space_id, cloud_id)
 
+    folding = fold_step(names, context_for)
+
+    def observed_fold(lookup: StateLookup, envelope: Envelope, record: Record) -> StepResult:
+        services.note_observation(envelope)
+        return folding(lookup, envelope, record)
+
     stats = {
         "fold": stateful_agent(app, name="fold", source=names.inbound, table=fold_table,
-                               step=fold_step(names, context_for), dead_letter=names.dead_letter),
+                               step=observed_fold, dead_letter=names.dead_letter),
         "project": stateful_agent(app, name="project", source=names.events, table=nodes_table,
                                   step=projection_step(names), dead_letter=names.dead_letter),
         "schema": stateful_agent(app, name="schema", source=names.schema_values,
