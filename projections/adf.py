@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from projections.adf_safe import block_never_round_trips, block_round_trips
 from projections.markdown import (
     BEGIN_PREFIX,
     END_COMMENT,
@@ -108,7 +109,7 @@ def _code_span(text: str) -> str:
     return f"{fence}{text}{fence}"
 
 
-def _visible_text(node: Node) -> str:
+def visible_text(node: Node) -> str:
     attrs = node.get("attrs") or {}
     node_type = node.get("type")
     if node_type == "text":
@@ -187,7 +188,7 @@ def render_inline(nodes: list[Any]) -> str:
 
         if not plain:
             close_from(0)
-            visible = _escape(_visible_text(node) if isinstance(node, dict) else "", False)
+            visible = _escape(visible_text(node) if isinstance(node, dict) else "", False)
             parts.append(inline_placeholder(node, visible))
             at_line_start = False
             continue
@@ -354,9 +355,15 @@ def _body_of(node: Node) -> str:
 
 def adf_block_to_markdown(node: Node) -> str:
     """Render one top-level ADF block as Markdown that converts back to the same block."""
-    block = _normalise_node(node)
+    return _normalised_block_to_markdown(_normalise_node(node))
+
+
+def _normalised_block_to_markdown(block: Node) -> str:
     rendered = render_block(block)
-    if not rendered.startswith("<!--adf:") and parse_blocks(rendered) == [block]:
+    if not rendered.startswith("<!--adf:") and (
+        block_round_trips(block)
+        or (not block_never_round_trips(block) and parse_blocks(rendered) == [block])
+    ):
         return rendered
 
     body = _body_of(block)
@@ -368,8 +375,9 @@ def adf_to_markdown(doc: Node | None) -> str:
     """Render an ADF document as Markdown; ``None`` or an empty document gives ``""``."""
     if not doc:
         return ""
+    # Normalising twice changes nothing, so the blocks are rendered as normalised here.
     blocks = _normalise_children(list(doc.get("content") or []))
-    return _join_blocks(blocks, [adf_block_to_markdown(block) for block in blocks])
+    return _join_blocks(blocks, [_normalised_block_to_markdown(block) for block in blocks])
 
 
 def markdown_to_adf(text: str) -> Node:

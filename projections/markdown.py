@@ -71,17 +71,32 @@ def _new_parser() -> MarkdownIt:
 PARSER = _new_parser()
 
 
+# ``json.dumps`` with options builds a new encoder per call; these are built once.
+_SORTED_ENCODER = json.JSONEncoder(sort_keys=True)
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def mark_key(mark: Node) -> tuple[int, str]:
-    return (MARK_RANK.get(str(mark.get("type")), 99), json.dumps(mark, sort_keys=True))
+    return (MARK_RANK.get(str(mark.get("type")), 99), _SORTED_ENCODER.encode(mark))
 
 
 def sort_marks(marks: list[Node]) -> list[Node]:
+    if len(marks) < 2:
+        return list(marks)
+    ranks = [MARK_RANK.get(str(mark.get("type")), 99) for mark in marks]
+    if len(set(ranks)) == len(ranks):
+        # Distinct ranks decide the order alone, so the JSON tie-breaker is not needed.
+        return [mark for _, mark in sorted(zip(ranks, marks, strict=True), key=_first)]
     return sorted(marks, key=mark_key)
+
+
+def _first(pair: tuple[int, Node]) -> int:
+    return pair[0]
 
 
 def encode_node(node: Node) -> str:
     """Serialise a node as one line of JSON that is safe inside HTML and table rows."""
-    text = json.dumps(node, ensure_ascii=False, separators=(",", ":"))
+    text = _LINE_ENCODER.encode(node)
     text = _JSON_ESCAPE_RE.sub(lambda match: _JSON_ESCAPES[match.group(0)], text)
     # "--" can only occur inside JSON strings, where "-\u002d" reads back the same.
     return text.replace("--", "-\\u002d")
