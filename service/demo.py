@@ -53,7 +53,7 @@ from streams.topics import TopicNames
 SPACE_ID = "space-demo"
 ADMIN_USER = "user-demo-admin"
 CLIENT_ID = "naumu-demo-client"
-PREFIX = "demo."
+RUN_FILE = "run.json"
 STATE_ROOT = Path("var/demo")
 
 
@@ -145,7 +145,9 @@ class Demo:
     def __init__(self, config: DemoConfig) -> None:
         self.config = config
         self.processes = Processes()
-        self.names = TopicNames(PREFIX)
+        self.run_state = _begin_run(STATE_ROOT)
+        self.prefix = str(self.run_state["prefix"])
+        self.names = TopicNames(self.prefix)
         self.started = time.monotonic()
         self.latencies_ms: list[float] = []
         self.summary: dict[str, Any] = {}
@@ -187,8 +189,8 @@ class Demo:
         env = {
             **os.environ,
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "TOPIC_PREFIX": PREFIX,
-            "STATE_DIR": str(STATE_ROOT / "state"),
+            "TOPIC_PREFIX": self.prefix,
+            "STATE_DIR": str(STATE_ROOT / self.prefix.rstrip(".") / "state"),
             "JIRA_CLIENT_ID": CLIENT_ID,
             "JIRA_CLIENT_SECRET": keys["client_secret"],
             "JIRA_REDIRECT_URL": f"{self.ingress}/oauth/callback",
@@ -469,10 +471,10 @@ class Demo:
 
         say("Replaying jira.events from offset 0, twice, into fresh state")
         settings = StreamsSettings.from_env({"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-                                             "TOPIC_PREFIX": PREFIX})
+                                             "TOPIC_PREFIX": self.prefix})
         hashes: list[str | None] = []
         for attempt in range(2):
-            result = await replay(settings, state_dir=STATE_ROOT / f"replay-{attempt}",
+            result = await replay(settings, state_dir=STATE_ROOT / self.prefix.rstrip(".") / f"replay-{attempt}",
                                   names=self.names)
             hashes.append(result.hashes.get(SPACE_ID))
             say(f"  replay {attempt + 1}: {result.events} events in {result.seconds:.1f} s, "
@@ -515,6 +517,30 @@ class Demo:
             "read_api": self.read_api,
             "duration_s": round(time.monotonic() - self.started, 1),
         }
+
+
+def _begin_run(state: Path) -> dict[str, Any]:
+    """Return the run to carry out: the interrupted one again, or a new one.
+
+    A run that was interrupted resumes on its own topics and state, which is what
+    an operator restarting the service sees. A run that finished leaves a graph
+    shaped by its live phase, while a new sandbox starts from the generated site
+    again, so the next run gets fresh topics (a new prefix) instead.
+    """
+    state.mkdir(parents=True, exist_ok=True)
+    path = state / RUN_FILE
+    previous = json.loads(path.read_text()) if path.exists() else None
+    if previous is not None and not previous.get("completed"):
+        say(f"Resuming the interrupted demo run {previous['prefix']!r}")
+        return dict(previous)
+    number = int(previous["number"]) + 1 if previous is not None else 1
+    run = {"number": number, "prefix": f"demo{number}.", "completed": False}
+    path.write_text(json.dumps(run))
+    return run
+
+
+def _finish_run(state: Path, run: dict[str, Any]) -> None:
+    (state / RUN_FILE).write_text(json.dumps({**run, "completed": True}))
 
 
 def _first_site_account(sites: Any) -> str:
@@ -588,6 +614,7 @@ def _run(args: argparse.Namespace) -> int:
     async def main() -> dict[str, Any]:
         try:
             summary = await demo.run()
+            _finish_run(STATE_ROOT, demo.run_state)
             _print_summary(summary)
             if config.as_json:
                 print(json.dumps(summary), flush=True)

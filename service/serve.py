@@ -161,6 +161,7 @@ def _run_worker(args: argparse.Namespace) -> int:
     from service.worker import build_worker
 
     streams_settings = StreamsSettings.from_env()
+    streams_settings.state_dir.mkdir(parents=True, exist_ok=True)
     worker = build_worker(streams_settings, IngestSettings.from_environ())
     serve_asgi(worker.app, read_api(worker), host=args.read_api_host, port=args.read_api_port,
                access_log=False, log_level="warning")
