@@ -23,6 +23,7 @@ from typing import Any
 from projections.adf_safe import block_never_round_trips, block_round_trips
 from projections.markdown import (
     BEGIN_PREFIX,
+    BLOCK_PREFIX,
     END_COMMENT,
     LIST_SEPARATOR,
     MARK_RANK,
@@ -38,7 +39,9 @@ from projections.markdown import (
 # Marks that Markdown can write; text with any other mark becomes a placeholder.
 _MARKDOWN_MARKS = frozenset({"link", "strong", "em", "strike", "code"})
 _DELIMITERS = {"strong": "**", "em": "*", "strike": "~~"}
-_ESCAPE_RE = re.compile(r"([\\`*_\[\]<>|~&])")
+# Each Markdown punctuation character that could start a construct gets a backslash.
+_ESCAPES = str.maketrans({char: "\\" + char for char in "\\`*_[]<>|~&"})
+_TEXT_KEYS = frozenset({"type", "text", "marks"})
 _LINE_START_RE = re.compile(r"^(#|>|-|\+|=|(\d+)([.)]))")
 
 
@@ -48,49 +51,61 @@ _LINE_START_RE = re.compile(r"^(#|>|-|\+|=|(\d+)([.)]))")
 def normalise(doc: Node) -> Node:
     """Return ``doc`` with marks in a fixed order, empty text dropped and equal runs merged.
 
-    These are the only differences a Markdown round trip introduces.
+    These are the only differences a Markdown round trip introduces. Nodes that need
+    no change are shared with ``doc``, not copied, so treat both as immutable.
     """
     return _normalise_node(doc)
 
 
 def _normalise_node(node: Node) -> Node:
-    result = dict(node)
-    if node.get("type") == "text" and node.get("marks"):
-        result["marks"] = sort_marks(list(node["marks"]))
+    marks = node.get("marks") if node.get("type") == "text" else None
+    sorted_marks = sort_marks(list(marks)) if marks else marks
     content = node.get("content")
+    children = _normalise_children(content) if isinstance(content, list) else content
+    if sorted_marks == marks and children is content:
+        return node
+
+    result = dict(node)
+    if marks:
+        result["marks"] = sorted_marks
     if isinstance(content, list):
-        result["content"] = _normalise_children(content)
+        result["content"] = children
     return result
 
 
 def _normalise_children(children: list[Any]) -> list[Any]:
+    """Return the normalised children, or ``children`` itself when none changed."""
     merged: list[Any] = []
+    changed = False
     for child in children:
         if not isinstance(child, dict):
             merged.append(child)
             continue
         node = _normalise_node(child)
-        if node.get("type") == "text" and set(node) <= {"type", "text", "marks"}:
+        changed = changed or node is not child
+        if node.get("type") == "text" and node.keys() <= _TEXT_KEYS:
             if not node.get("text"):
+                changed = True
                 continue
             previous = merged[-1] if merged else None
             if (
                 isinstance(previous, dict)
                 and previous.get("type") == "text"
-                and set(previous) <= {"type", "text", "marks"}
+                and previous.keys() <= _TEXT_KEYS
                 and previous.get("marks") == node.get("marks")
             ):
                 merged[-1] = {**previous, "text": previous["text"] + node["text"]}
+                changed = True
                 continue
         merged.append(node)
-    return merged
+    return merged if changed else children
 
 
 # --- inline rendering -----------------------------------------------------------------
 
 
 def _escape(text: str, at_line_start: bool) -> str:
-    escaped = _ESCAPE_RE.sub(r"\\\1", text)
+    escaped = text.translate(_ESCAPES)
     if at_line_start:
         match = _LINE_START_RE.match(escaped)
         if match is not None:
@@ -219,6 +234,8 @@ def render_inline(nodes: list[Any]) -> str:
 def _protect_edge_spaces(text: str) -> str:
     # Markdown strips spaces at both ends of a paragraph, a heading and a table cell;
     # a character reference keeps them.
+    if not text.startswith(" ") and not text.endswith(" "):
+        return text
     stripped = text.strip(" ")
     if not stripped:
         return "&#32;" * len(text)
@@ -321,6 +338,12 @@ def render_block(node: Any) -> str:
     """Render one ADF block as Markdown, with placeholders but without the round-trip check."""
     if not isinstance(node, dict):
         return block_placeholder({"type": "unknown", "value": node})
+    rendered = _markdown_form(node)
+    return block_placeholder(node) if rendered is None else rendered
+
+
+def _markdown_form(node: Node) -> str | None:
+    """Render a block that has a Markdown form; return ``None`` for one that needs a placeholder."""
     node_type = node.get("type")
     attrs: dict[str, Any] = node.get("attrs") or {}
     content = node.get("content")
@@ -338,16 +361,17 @@ def render_block(node: Any) -> str:
     if node_type == "rule" and not attrs:
         return "---"
     if node_type == "table":
-        table = _render_table(node)
-        if table is not None:
-            return table
-    return block_placeholder(node)
+        return _render_table(node)
+    return None
+
+
+_CONTAINERS = frozenset({"panel", "expand", "nestedExpand", "blockquote", "listItem"})
 
 
 def _body_of(node: Node) -> str:
     """Return the Markdown shown for readers inside a kept block."""
     node_type = node.get("type")
-    if node_type in ("panel", "expand", "nestedExpand", "blockquote", "listItem"):
+    if node_type in _CONTAINERS:
         return _render_children(node.get("content") or [])
     rendered = render_block(node)
     return "" if rendered.startswith("<!--adf") else rendered
@@ -359,16 +383,22 @@ def adf_block_to_markdown(node: Node) -> str:
 
 
 def _normalised_block_to_markdown(block: Node) -> str:
-    rendered = render_block(block)
-    if not rendered.startswith("<!--adf:") and (
+    rendered = _markdown_form(block)
+    if rendered is not None and (
         block_round_trips(block)
         or (not block_never_round_trips(block) and parse_blocks(rendered) == [block])
     ):
         return rendered
 
-    body = _body_of(block)
-    begin = f"{BEGIN_PREFIX}{encode_node(block)}-->"
-    return f"{begin}\n\n{body}\n\n{END_COMMENT}" if body else block_placeholder(block)
+    # The same body as _body_of(block), reusing the rendering made above.
+    if block.get("type") in _CONTAINERS:
+        body = _render_children(block.get("content") or [])
+    else:
+        body = rendered or ""
+    encoded = encode_node(block)
+    if not body:
+        return f"{BLOCK_PREFIX}{encoded}-->"
+    return f"{BEGIN_PREFIX}{encoded}-->\n\n{body}\n\n{END_COMMENT}"
 
 
 def adf_to_markdown(doc: Node | None) -> str:

@@ -28,6 +28,8 @@ Node = dict[str, Any]
 _MARKDOWN_MARKS = frozenset({"link", "strong", "em", "strike", "code"})
 _DELIMITED_MARKS = frozenset({"strong", "em", "strike"})
 _ASCII_PUNCTUATION = frozenset(string.punctuation)
+# The character each Markdown mark is written with.
+_DELIMITERS = {"strong": "*", "em": "*", "strike": "~", "code": "`", "link": "["}
 
 # Characters markdown-it reads as line structure or normalises away: control
 # characters, DEL, and every whitespace character other than the space.
@@ -55,14 +57,19 @@ _PARSED_KEYS: dict[str, tuple[frozenset[str], ...]] = {
 def block_never_round_trips(block: Any) -> bool:
     """Return ``True`` when no Markdown parse can yield the block, so checking is pointless.
 
-    The parser builds each block type with fixed keys, and records an ordered
-    list's start only when it is not 1.
+    The parser builds each block type with fixed keys, records an ordered list's
+    start only when it is not 1, and never ends a paragraph with a line break.
     """
     if not isinstance(block, dict):
         return True
     shapes = _PARSED_KEYS.get(block.get("type"))  # type: ignore[arg-type]
     if shapes is None or frozenset(block) not in shapes:
         return True
+    if block["type"] in ("paragraph", "heading"):
+        # A backslash that ends a paragraph is literal text, so a final line break
+        # comes back as a "\\" text node.
+        content = block.get("content")
+        return bool(content) and isinstance(content, list) and content[-1] == {"type": "hardBreak"}
     if block["type"] == "orderedList" and "attrs" in block:
         attrs = block["attrs"]
         return not isinstance(attrs, dict) or attrs.get("order") == 1 or attrs.keys() != {"order"}
@@ -230,15 +237,16 @@ def _inline(nodes: Any, *, in_table: bool, in_heading: bool) -> bool:
         if kind == "break" and "edge" in (before, after):
             # A backslash at the end of a paragraph is literal text, not a line break.
             return False
-        if kind == "marked" and (before == "marked" or after == "marked"):
+        if (
+            kind == "marked"
+            and after == "marked"
+            and _delimiter(node) == _delimiter(nodes[index + 1])
+        ):
+            # Two runs such as "**a**" and "*b*" would merge into one delimiter run.
             return False
-        if kind in ("plain", "marked"):
-            text = node["text"]
-            # Markdown strips spaces at both ends of a paragraph and of each line.
-            if before in ("edge", "break") and text[0] == " ":
-                return False
-            if after in ("edge", "break") and text[-1] == " ":
-                return False
+        if kind in ("plain", "marked") and before == "break" and node["text"][0] == " ":
+            # Markdown strips the spaces that start a line.
+            return False
         if kind == "marked" and not _delimiters_flank(nodes, index, before, after):
             return False
         # "!" before "[" would turn the link into an image.
@@ -285,6 +293,10 @@ def _delimiters_flank(nodes: list[Any], index: int, before: str, after: str) -> 
         and after == "plain"
         and _char_class(nodes[index + 1]["text"][0]) not in loose
     )
+
+
+def _delimiter(node: Node) -> str:
+    return _DELIMITERS[node["marks"][0]["type"]]
 
 
 def _is_link(node: Node) -> bool:
