@@ -1,8 +1,8 @@
 """An HTTP/1.1 load generator for webhook deliveries, on loopback only.
 
 It writes requests on keep-alive connections with asyncio streams instead of
-an HTTP client library, so that on a small machine the generator costs far
-less CPU than the server it measures. Every run is bounded by a request count.
+an HTTP client library, to keep the generator's own CPU cost low on a small
+machine where it shares the cores with the server it measures. Every run is bounded by a request count.
 
 - :func:`open_loop` starts request ``i`` at ``i / rate`` seconds whether or not
   earlier ones finished, and measures latency from that scheduled start, so a
@@ -108,6 +108,13 @@ class _Pool:
             self._all.append(connection)
             return connection
 
+    async def reconnect(self, stale: _Connection) -> _Connection:
+        stale.close()
+        reader, writer = await asyncio.open_connection(HOST, self._port)
+        connection = _Connection(reader, writer)
+        self._all[self._all.index(stale)] = connection
+        return connection
+
     async def release(self, connection: _Connection) -> None:
         async with self._released:
             self._idle.append(connection)
@@ -127,7 +134,13 @@ async def open_loop(deliveries: Deliveries, port: int, *, rate: float, count: in
     async def one(due: float, wall_ms: float) -> None:
         delivery_id, request = deliveries.next()
         connection = await pool.acquire()
-        status = await connection.exchange(request)
+        try:
+            status = await connection.exchange(request)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            # uvicorn closes keep-alive connections idle for 5 s; such a request
+            # never reached the app, so it is sent again on a new connection.
+            connection = await pool.reconnect(connection)
+            status = await connection.exchange(request)
         await pool.release(connection)
         results.append(Sent(delivery_id, wall_ms, clock() - due, status))
 
