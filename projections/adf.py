@@ -24,6 +24,7 @@ from projections.adf_safe import block_never_round_trips, block_round_trips
 from projections.markdown import (
     BEGIN_PREFIX,
     BLOCK_PREFIX,
+    CONTAINERS,
     END_COMMENT,
     LIST_SEPARATOR,
     MARK_RANK,
@@ -59,7 +60,7 @@ def normalise(doc: Node) -> Node:
 
 def _normalise_node(node: Node) -> Node:
     marks = node.get("marks") if node.get("type") == "text" else None
-    sorted_marks = sort_marks(list(marks)) if marks else marks
+    sorted_marks = sort_marks(list(marks)) if marks and len(marks) > 1 else marks
     content = node.get("content")
     children = _normalise_children(content) if isinstance(content, list) else content
     if sorted_marks == marks and children is content:
@@ -191,11 +192,18 @@ def render_inline(nodes: list[Any]) -> str:
         marks = node.get("marks") or [] if isinstance(node, dict) else []
         plain = (
             node_type == "text"
-            and set(node) <= {"type", "text", "marks"}
+            and node.keys() <= _TEXT_KEYS
             and all(mark.get("type") in _MARKDOWN_MARKS for mark in marks)
         )
 
-        if node_type == "hardBreak" and set(node) == {"type"}:
+        if plain and not marks:
+            # Unmarked text, the common case: the general path below reduces to this.
+            close_from(0)
+            parts.append(_escape(str(node.get("text", "")), at_line_start))
+            at_line_start = False
+            continue
+
+        if node_type == "hardBreak" and node.keys() == {"type"}:
             close_from(0)
             parts.append("\\\n")
             at_line_start = True
@@ -365,13 +373,10 @@ def _markdown_form(node: Node) -> str | None:
     return None
 
 
-_CONTAINERS = frozenset({"panel", "expand", "nestedExpand", "blockquote", "listItem"})
-
-
 def _body_of(node: Node) -> str:
     """Return the Markdown shown for readers inside a kept block."""
     node_type = node.get("type")
-    if node_type in _CONTAINERS:
+    if node_type in CONTAINERS:
         return _render_children(node.get("content") or [])
     rendered = render_block(node)
     return "" if rendered.startswith("<!--adf") else rendered
@@ -391,7 +396,7 @@ def _normalised_block_to_markdown(block: Node) -> str:
         return rendered
 
     # The same body as _body_of(block), reusing the rendering made above.
-    if block.get("type") in _CONTAINERS:
+    if block.get("type") in CONTAINERS:
         body = _render_children(block.get("content") or [])
     else:
         body = rendered or ""

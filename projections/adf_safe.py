@@ -1,19 +1,25 @@
 """A fast, conservative test that a normalised ADF block's Markdown converts back unchanged.
 
 :func:`projections.adf.adf_block_to_markdown` proves each rendered block by parsing it
-back with markdown-it, which costs about two thirds of the conversion. This module
-accepts, without parsing, only shapes whose rendering cannot be misread:
+back with markdown-it, which took about two thirds of the conversion time on
+generated Jira descriptions. This module accepts, without parsing, only shapes whose
+rendering cannot be misread:
 
 - paragraphs, headings and table cells of plain text, single-mark text (strong, em,
   strike, code, or a link to an ``http(s)`` URL) and inline placeholders;
-- tight bullet and ordered lists whose items are one such paragraph each;
+- bullet and ordered lists whose items are one such paragraph, optionally followed
+  by one nested list;
 - block quotes of such paragraphs, fenced code blocks and rules.
 
-Marked text must start and end with a letter or digit and sit next to unmarked text,
-a placeholder or a line break, never next to other marked text, so every delimiter
-run opens and closes where it was written. Text holds no line breaks, tabs or other
-whitespace than spaces, and no paragraph starts or ends with a space. Anything else
-returns ``False`` and goes through the full check, so a ``False`` is never an error.
+Marked text never starts or ends with a space. Strong, em and strike text starts and
+ends with a letter, a digit or punctuation, and where it is punctuation, the
+character outside the delimiter must be a space or punctuation too, so every
+delimiter run opens and closes where it was written. Two adjacent runs never share
+a delimiter character. Text contains no line breaks, tabs or whitespace other than
+spaces, and no line after a break starts with a space. Anything else returns
+``False`` and goes through the full check, so a ``False`` is never an error.
+
+:func:`block_never_round_trips` is the converse: shapes no parse can produce.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -8,7 +9,7 @@ from hypothesis import strategies as st
 
 from projections.adf import _normalise_node, render_block
 from projections.adf_safe import block_never_round_trips, block_round_trips
-from projections.markdown import parse_blocks
+from projections.markdown import _compact_json, parse_blocks
 
 
 def _parses_back(block: dict[str, Any]) -> bool:
@@ -182,3 +183,17 @@ def test_generated_descriptions_agree() -> None:
                 assert not _parses_back(normalised), normalised
 
     assert checked > 100
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"width": 66.67, "height": 1e-05, "big": 1e16, "tiny": 4.9e-324},
+        {"text": 'caf\u00e9 \u2028 \x01 "quoted" \\ 1e5 0.00001'},
+        {"n": 2**70, "nested": [None, True, -0.0]},
+    ],
+)
+def test_compact_json_matches_json(value: dict[str, Any]) -> None:
+    expected = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    assert _compact_json(value) == expected
