@@ -22,7 +22,7 @@ from pathlib import Path
 from bench import broker
 from bench.consume import FETCH_RECORDS
 from bench.ingress_bench import IngressLoad, measure_ingress
-from bench.inputs import IssueInput, issue_inputs, issue_site, webhook_bodies
+from bench.inputs import IssueInput, KeyedRecord, issue_inputs, issue_site, webhook_bodies
 from bench.jira_bench import JiraLoad, measure_jira
 from bench.replay_bench import measure_consumers, measure_pure, measure_replay
 from bench.report import Report, Row, missing_row, ratio_row, this_machine
@@ -76,7 +76,7 @@ async def _fill_events(bootstrap: str, names: TopicNames, seed: int, events: int
     site = issue_site(seed, events)
     observed: list[bytes] = []
 
-    def records(inputs: list[IssueInput]) -> list[broker.KeyedRecord]:
+    def records(inputs: list[IssueInput]) -> list[KeyedRecord]:
         return [record for item in inputs for record in item.events]
 
     batch: list[IssueInput] = []

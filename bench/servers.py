@@ -51,7 +51,6 @@ def bare_app() -> Starlette:
 async def _serve(app: Starlette, port: int, ready: dict[str, Any],
                  after_start: Any = None) -> None:
     server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, **UVICORN_OPTIONS))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.05)
