@@ -82,8 +82,13 @@ def _normalise_children(children: list[Any]) -> list[Any]:
         if not isinstance(child, dict):
             merged.append(child)
             continue
-        node = _normalise_node(child)
-        changed = changed or node is not child
+        content = child.get("content")
+        if content is None and (child.get("type") != "text" or len(child.get("marks") or ()) < 2):
+            # A leaf with at most one mark is already normal.
+            node = child
+        else:
+            node = _normalise_node(child)
+            changed = changed or node is not child
         if node.get("type") == "text" and node.keys() <= _TEXT_KEYS:
             if not node.get("text"):
                 changed = True
