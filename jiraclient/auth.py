@@ -165,7 +165,8 @@ class TokenManager:
         self._clock_ms = clock_ms
         self._cache: dict[str, TokenSet] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._revoked: dict[str, str] = {}
+        # Connection id -> (reason, the refresh token Atlassian refused).
+        self._revoked: dict[str, tuple[str, str | None]] = {}
 
     def __repr__(self) -> str:
         return f"TokenManager(token_url={self._token_url!r}, client_id={self._client_id!r})"
@@ -192,10 +193,21 @@ class TokenManager:
 
         lock = self._locks.setdefault(connection_id, asyncio.Lock())
         async with lock:
-            if connection_id in self._revoked:
-                raise ReauthorisationRequired(connection_id, self._revoked[connection_id])
+            stored = await self._store.load(connection_id)
+            refused = self._revoked.get(connection_id)
+            if refused is not None:
+                description, refused_token = refused
+                if stored is None or stored.refresh_token == refused_token:
+                    raise ReauthorisationRequired(connection_id, description)
+                # A space admin connected again, so the store holds a new grant.
+                del self._revoked[connection_id]
+                self._cache.pop(connection_id, None)
 
-            current = self._cache.get(connection_id) or await self._store.load(connection_id)
+            current = self._cache.get(connection_id)
+            if current is None or (stored is not None
+                                   and stored.refresh_token != current.refresh_token):
+                # Another process refreshed, or the connection was made again.
+                current = stored
             if current is None:
                 raise ReauthorisationRequired(connection_id, "no tokens are stored")
             if self._usable(current, stale):
@@ -229,7 +241,8 @@ class TokenManager:
 
         invalid, description = _is_invalid_grant(response)
         if invalid:
-            await self._revoke(connection_id, description, request=response.request)
+            await self._revoke(connection_id, description, request=response.request,
+                               refused_token=current.refresh_token)
         if response.is_error:
             raise error_from_response(response)
 
@@ -247,9 +260,10 @@ class TokenManager:
         return refreshed
 
     async def _revoke(
-        self, connection_id: str, description: str, *, request: httpx.Request | None
+        self, connection_id: str, description: str, *, request: httpx.Request | None,
+        refused_token: str | None = None,
     ) -> None:
-        self._revoked[connection_id] = description
+        self._revoked[connection_id] = (description, refused_token)
         self._cache.pop(connection_id, None)
         log.warning(
             "refresh token refused, connection needs re-authorisation connection_id=%s reason=%s",

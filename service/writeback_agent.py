@@ -134,8 +134,19 @@ def writeback_agent(
                 stats.dead_lettered += 1
                 continue
 
-            result = await _apply(edit, lookup=lookup, ledger=ledger, sink=sink,
-                                  services=services, config=settings)
+            try:
+                result = await _apply(edit, lookup=lookup, ledger=ledger, sink=sink,
+                                      services=services, config=settings)
+            except SyncError as exc:
+                # The agent must outlive any one edit: a crash here would stop
+                # every later edit of the partition.
+                log.warning("edit failed edit_id=%s node_id=%s: %s", edit.edit_id,
+                            edit.node_id, exc)
+                result = _failed(edit, str(exc))
+            except Exception as exc:
+                log.exception("edit failed unexpectedly edit_id=%s node_id=%s", edit.edit_id,
+                              edit.node_id)
+                result = _failed(edit, f"{type(exc).__name__}: {exc}")
             await sink.result(result)
             stats.processed += 1
             stats.published += 1
@@ -144,6 +155,11 @@ def writeback_agent(
 
     app.agent(raw_topic(app, names.edits), name="writeback")(process)
     return stats
+
+
+def _failed(edit: EditRequested, reason: str) -> WritebackResult:
+    return WritebackResult(edit_id=edit.edit_id, space_id=edit.space_id, node_id=edit.node_id,
+                           field=edit.field, outcome="failed", reason=reason)
 
 
 async def _apply(edit: EditRequested, *, lookup: NodeLookup, ledger: TableLedger, sink: _Sink,
