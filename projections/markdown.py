@@ -75,9 +75,10 @@ PARSER = _new_parser()
 # ``json.dumps`` with options builds a new encoder per call; these are built once.
 _SORTED_ENCODER = json.JSONEncoder(sort_keys=True)
 _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-# orjson output where a float may be written differently from Python's repr: an
-# exponent, a small fraction, or a long run of digits.
-_FLOAT_FORMS_RE = re.compile(rb"\d[eE]|0\.0000|\d{16}")
+# A number in orjson output that Python's repr may write differently: one with an
+# exponent, a small fraction, or a long run of digits. Compact JSON puts every
+# number at the start or right after ":", "," or "[", so hex ids in strings rarely match.
+_FLOAT_FORMS_RE = re.compile(rb"(?:^|[:,\[])-?(?:\d+(?:\.\d+)?[eE]|0\.0000|\d{16})")
 
 
 def mark_key(mark: Node) -> tuple[int, str]:
@@ -101,9 +102,10 @@ def _first(pair: tuple[int, Node]) -> int:
 def _compact_json(node: Node) -> str:
     """Return ``json.dumps(node, ensure_ascii=False, separators=(",", ":"))``, faster.
 
-    orjson writes the same text except for floats that Python writes with an exponent
-    (and NaN or infinities, which JSON data cannot contain). Output that could hold
-    such a float goes through :mod:`json` instead.
+    orjson writes the same text except for some floats that Python writes with an
+    exponent, so output that could hold one goes through :mod:`json` instead.
+    NOTE: NaN and infinities come out as ``null`` here but as ``NaN`` from
+    :mod:`json`. ADF decoded from JSON (by orjson, as the codec does) never holds them.
     """
     try:
         encoded = orjson.dumps(node)
