@@ -11,8 +11,8 @@ WORKDIR /app
 
 # Dependencies first, so that a source change does not reinstall them.
 COPY pyproject.toml README.md ./
-RUN mkdir -p streams ingest projections writeback jiraclient service jira_sandbox bench \
-    && for package in streams ingest projections writeback jiraclient service jira_sandbox bench; do \
+RUN mkdir -p streams ingest projections writeback jiraclient reconcile service jira_sandbox bench \
+    && for package in streams ingest projections writeback jiraclient reconcile service jira_sandbox bench; do \
          touch "$package/__init__.py"; done \
     && pip install . \
     && pip uninstall -y naumu-jira-sync
@@ -22,6 +22,7 @@ COPY ingest ./ingest
 COPY projections ./projections
 COPY writeback ./writeback
 COPY jiraclient ./jiraclient
+COPY reconcile ./reconcile
 COPY service ./service
 COPY jira_sandbox ./jira_sandbox
 COPY bench ./bench
@@ -30,6 +31,8 @@ RUN pip install --no-deps .
 RUN useradd --create-home --uid 10001 naumu && mkdir -p /var/lib/naumu && chown naumu /var/lib/naumu
 USER naumu
 
+# The demo keeps its state (var/demo) under the working directory.
+WORKDIR /var/lib/naumu
 ENV STATE_DIR=/var/lib/naumu/state \
     WORKER_WEB_HOST=0.0.0.0
 

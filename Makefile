@@ -13,7 +13,7 @@ bootstrap:
 
 # pytest exits with 5 when it collected no tests; that counts as a failure here.
 # The cache plugin is off so that every run starts from the same state.
-test:
+test: bootstrap
 	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS); \
 	status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
@@ -41,8 +41,10 @@ kafka-status:
 topics:
 	$(VENV)/bin/naumu-jira topics ensure
 
-demo:
-	$(VENV)/bin/naumu-jira demo
+# The main job on embedded defaults: a local broker and a generated sandbox Jira site.
+# DEMO_ARGS passes options, e.g. DEMO_ARGS="--json --exit".
+demo: bootstrap
+	$(VENV)/bin/naumu-jira demo $(DEMO_ARGS)
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -101,11 +101,12 @@ def _run_ingress(args: argparse.Namespace) -> int:
 
 
 def _worker_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--read-api-port", type=int,
-                        default=int(os.environ.get("READ_API_PORT", "8081")),
-                        help="TCP port of the graph read API (env READ_API_PORT)")
-    parser.add_argument("--read-api-host", default=os.environ.get("READ_API_HOST", "127.0.0.1"),
-                        help="address of the graph read API (env READ_API_HOST)")
+    parser.add_argument("--read-api-port", type=int, default=None,
+                        help="TCP port of the worker's HTTP endpoint: read API, status, "
+                             "metrics (default: WORKER_WEB_PORT, 6066)")
+    parser.add_argument("--read-api-host", default=None,
+                        help="address of the worker's HTTP endpoint "
+                             "(default: WORKER_WEB_HOST, 127.0.0.1)")
 
 
 def read_api(worker: Any) -> Starlette:
@@ -163,7 +164,9 @@ def _run_worker(args: argparse.Namespace) -> int:
     streams_settings = StreamsSettings.from_env()
     streams_settings.state_dir.mkdir(parents=True, exist_ok=True)
     worker = build_worker(streams_settings, IngestSettings.from_environ())
-    serve_asgi(worker.app, read_api(worker), host=args.read_api_host, port=args.read_api_port,
+    host = args.read_api_host or streams_settings.worker_web_host
+    port = args.read_api_port or streams_settings.worker_web_port
+    serve_asgi(worker.app, read_api(worker), host=host, port=port,
                access_log=False, log_level="warning")
     log_level = os.environ.get("LOG_LEVEL", "INFO").lower()
     FaustWorker(worker.app, loglevel=log_level, quiet=True).execute_from_commandline()
@@ -180,10 +183,14 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run_serve(args: argparse.Namespace) -> int:
     base = [sys.executable, "-m", "service"]
+    worker = [*base, "worker"]
+    if args.read_api_host:
+        worker += ["--read-api-host", args.read_api_host]
+    if args.read_api_port:
+        worker += ["--read-api-port", str(args.read_api_port)]
     children = [
         subprocess.Popen([*base, "ingress", "--host", args.host, "--port", str(args.port)]),
-        subprocess.Popen([*base, "worker", "--read-api-host", args.read_api_host,
-                          "--read-api-port", str(args.read_api_port)]),
+        subprocess.Popen(worker),
     ]
 
     def stop(signum: int, frame: object) -> None:

@@ -24,7 +24,7 @@ from service.cli import Command, register
 from streams.settings import Settings as StreamsSettings
 from streams.topics import TopicNames
 
-DEFAULT_WORKER_URL = "http://127.0.0.1:8081"
+DEFAULT_WORKER_URL = "http://127.0.0.1:6066"
 
 
 async def consumer_lag(settings: StreamsSettings, group_id: str,
