@@ -441,6 +441,12 @@ def issue_v2(site: Site, issue: IssueRecord, time_zone: str) -> JsonDict:
     converted["summary"] = issue.summary
     converted["labels"] = list(issue.labels)
     converted["description"] = site.wiki(description) if description is not None else None
+
+    # Captured webhook bodies carry the time-tracking estimates, even when empty, and
+    # no project `style`, which only REST v3 responses show.
+    converted["project"].pop("style", None)
+    converted.setdefault("timeestimate", None)
+    converted.setdefault("aggregatetimeoriginalestimate", None)
     return {
         "id": str(issue.id),
         "self": f"{site.url}/rest/api/2/{issue.id}",
