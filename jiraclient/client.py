@@ -35,6 +35,7 @@ from jiraclient.errors import (
     transport_error,
 )
 from jiraclient.retry import NO_RETRY, RetryPolicy, parse_retry_after
+from streams.metrics import JIRA_CALLS
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,7 @@ class JiraClient:
                 type(exc).__name__,
                 (self._clock() - sent_at) * 1000,
             )
+            JIRA_CALLS.labels(method, "transport_error").inc()
             mapped = transport_error(exc, method=method, url=url)
             mapped.__cause__ = exc
             return mapped
@@ -270,6 +272,7 @@ class JiraClient:
             edit_id,
             (self._clock() - sent_at) * 1000,
         )
+        JIRA_CALLS.labels(method, f"{response.status_code // 100}xx").inc()
         if response.is_success:
             return response
 

@@ -22,13 +22,11 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
-from urllib.parse import quote
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from cryptography.fernet import Fernet
@@ -39,7 +37,6 @@ from service.demo_writeback import round_trips
 from streams import codec, localkafka
 from streams.admin import ensure_topics
 from streams.contract import (
-    EditRequested,
     SchemaAttribute,
     SchemaNodeType,
     SpaceSchemaUpdated,
@@ -450,8 +447,12 @@ class Demo:
         wrong: list[str] = []
         for entry in truth:
             node = nodes.pop(node_id(SPACE_ID, cloud_id, "issue", entry["id"]), None)
-            if node is None or not _matches(node, entry):
-                wrong.append(entry["key"])
+            if node is None:
+                wrong.append(f"{entry['key']}: no node")
+                continue
+            differences = _differences(node, entry, cloud_id)
+            if differences:
+                wrong.append(f"{entry['key']}: {', '.join(differences)}")
         stale = [n for n in nodes.values() if n.get("source", {}).get("kind") == "issue"
                  and n.get("source", {}).get("cloud_id") == cloud_id]
         wrong.extend(n["attributes"].get("JiraKey", n["node_id"]) for n in stale)
@@ -549,15 +550,35 @@ def _first_site(sites: Any) -> str:
     return str(listed[0]["cloud_id"])
 
 
-def _matches(node: dict[str, Any], entry: dict[str, Any]) -> bool:
+def _differences(node: dict[str, Any], entry: dict[str, Any], cloud_id: str) -> list[str]:
+    """Return the names of the node's fields and edges that differ from the sandbox's truth."""
     attributes = node.get("attributes", {})
-    return (
-        node.get("label") == entry["summary"]
-        and attributes.get("JiraKey") == entry["key"]
-        and attributes.get("Status") == entry["status"]
-        and attributes.get("Priority") == entry["priority"]
-        and sorted(attributes.get("Labels") or []) == sorted(entry["labels"])
-    )
+
+    def ref(kind: str, jira_id: object) -> str:
+        return node_id(SPACE_ID, cloud_id, kind, str(jira_id))
+
+    expected_edges = {("in_project", ref("project", entry["project_id"]))}
+    expected_edges |= {("in_sprint", ref("sprint", sprint)) for sprint in entry["sprint_ids"]}
+    if entry["assignee"]:
+        expected_edges.add(("assigned_to", ref("member", entry["assignee"])))
+    if entry["parent"]:
+        parent_edge = "subtask_of" if entry["parent_kind"] == "subtask" else "in_epic"
+        expected_edges.add((parent_edge, ref("issue", entry["parent"])))
+    edges = {(edge["edge_type"], edge["to_node"]) for edge in node.get("edges", [])}
+
+    checks = {
+        "label": node.get("label") == entry["summary"],
+        "JiraKey": attributes.get("JiraKey") == entry["key"],
+        "aliases": sorted(node.get("aliases") or []) == sorted(entry["old_keys"]),
+        "Status": attributes.get("Status") == entry["status"],
+        "Priority": attributes.get("Priority") == entry["priority"],
+        "Labels": sorted(attributes.get("Labels") or []) == sorted(entry["labels"]),
+        "type": node.get("node_type") == entry["issuetype"],
+        "created": node.get("created") == entry["created"],
+        "updated": node.get("updated") == entry["updated"],
+        "edges": edges == expected_edges,
+    }
+    return [name for name, ok in checks.items() if not ok]
 
 
 def _percentile(values: list[float], pct: float) -> float | None:

@@ -130,7 +130,7 @@ def projection_step(names: TopicNames) -> Step:
             index += 1
 
         if result.changes and result.node_id is not None:
-            space_id = getattr(event, "space_id")
+            space_id = event.space_id
             subject = node_key(space_id, result.node_id)
             current: EventData
             if result.node is None:

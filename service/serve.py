@@ -138,7 +138,7 @@ def read_api(worker: Any) -> Starlette:
                                 status_code=503)
         try:
             report = await reconciler.run_now(space_id, dry_run=dry_run)
-        except Exception as exc:  # noqa: BLE001 (the operator sees the reason)
+        except Exception as exc:
             log.warning("reconciliation failed space_id=%s: %s", space_id, exc)
             return JSONResponse({"error": {"code": "reconcile_failed", "message": str(exc)}},
                                 status_code=409)

@@ -19,6 +19,7 @@ lookups moved off the ``nodes`` table (see :class:`NodeTableLookup`).
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,9 +52,10 @@ from service.writeback_agent import writeback_agent
 from streams.agents import AgentStats, raw_table, stateful_agent
 from streams.app import create_app
 from streams.envelope import Envelope
+from streams.metrics import WEBHOOK_TO_GRAPH_SECONDS
 from streams.producer import Producer
-from streams.steps import Record, StateLookup, StepResult
 from streams.settings import Settings as StreamsSettings
+from streams.steps import Record, StateLookup, StepResult
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -244,6 +246,8 @@ class WorkerServices(Service):
                                              self.last_webhook_ms.get(space_id, 0))
         if self.reconciler is not None:
             self.reconciler.note_delivery(space_id, received_at_ms)
+        if received_at_ms:
+            WEBHOOK_TO_GRAPH_SECONDS.observe(max(0.0, time.time() - received_at_ms / 1000))
 
     def status(self) -> dict[str, Any]:
         """Return per-connection facts for ``naumu-jira status``; never tokens."""

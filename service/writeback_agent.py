@@ -19,6 +19,7 @@ from streams import codec
 from streams.agents import AgentStats, raw_table, raw_topic
 from streams.contract import EditRequested, WritebackResult, WritePending
 from streams.errors import SyncError
+from streams.metrics import WRITEBACK_OUTCOMES
 from streams.topics import TopicNames, entity_key
 from writeback.executor import EditTarget, LedgerRecord, apply_edit
 from writeback.plan import WritebackConfig
@@ -148,6 +149,7 @@ def writeback_agent(
                               edit.node_id)
                 result = _failed(edit, f"{type(exc).__name__}: {exc}")
             await sink.result(result)
+            WRITEBACK_OUTCOMES.labels(result.outcome, result.field).inc()
             stats.processed += 1
             stats.published += 1
             log.info("edit applied edit_id=%s node_id=%s field=%s outcome=%s",

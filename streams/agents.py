@@ -26,7 +26,7 @@ from typing import Any
 import faust
 import orjson
 
-from streams import codec
+from streams import codec, metrics
 from streams.contract import ObservationRejected
 from streams.errors import SyncError
 from streams.steps import Record, Step
@@ -92,6 +92,7 @@ def stateful_agent(
         envelope = codec.make(rejected, source=f"/agents/{name}", subject=record.key)
         await topic(dead_letter).send(key=record.key.encode(), value=codec.encode(envelope))
         stats.dead_lettered += 1
+        metrics.DEAD_LETTERS.labels(name).inc()
 
     async def process(stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -100,6 +101,7 @@ def stateful_agent(
             key = (event.key or b"").decode("utf-8", "replace")
             raw = event.value or b""
             record = Record(message.topic, message.partition, message.offset, key)
+            metrics.EVENTS_IN.labels(name).inc()
 
             try:
                 envelope = codec.decode(raw)
@@ -131,11 +133,13 @@ def stateful_agent(
                 await topic(output.topic).send(
                     key=output.key.encode(), value=codec.encode(output.envelope),
                 )
+                metrics.EVENTS_OUT.labels(name, output.topic).inc()
             stats.published += len(result.outputs)
             stats.processed += 1
             stats.last_offset = record.offset
             elapsed = time.perf_counter() - started
             stats.busy_s += elapsed
+            metrics.STEP_SECONDS.labels(name).observe(elapsed)
             if on_processed is not None:
                 on_processed(record, elapsed)
 
