@@ -3,11 +3,20 @@
 Jira delivers at least once and retries with the same
 ``X-Atlassian-Webhook-Identifier``. The ids live in an in-memory LRU, and every
 published id is also written to ``jira.webhook.deliveries`` (kept a week), which
-is read back at start so a restarted ingress still recognises recent ones.
+is read back at start so a restarted ingress still recognises recent ones. The
+topic is read once at start and not followed afterwards, because following it
+costs a fetch per delivery on the ingress and the broker. So a repeat that
+reaches another running instance is published again, and the fold drops it.
+
+The write to ``jira.webhook.deliveries`` runs in the background: the request that
+published the observation does not wait for its acknowledgement. A lost delivery
+record only lets a restarted ingress publish one repeated delivery again, and the
+fold drops that copy, because it keeps the delivery ids each entity folded recently.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 
@@ -22,6 +31,9 @@ logger = logging.getLogger(__name__)
 
 DELIVERY_TYPE = "jira.webhook.delivered"
 DEFAULT_CAPACITY = 200_000
+# The longest stop() waits for background writes. The producer's delivery
+# timeout normally ends each write sooner.
+STOP_WAIT_S = 30.0
 
 
 class DeliveryLog:
@@ -37,8 +49,9 @@ class DeliveryLog:
         self._topic = topic
         self._capacity = capacity
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._writes: set[asyncio.Task[None]] = set()
         self._follower = (
-            TopicFollower(bootstrap_servers, topic, self._on_record)
+            TopicFollower(bootstrap_servers, topic, self._on_record, follow=False)
             if bootstrap_servers is not None
             else None
         )
@@ -49,8 +62,19 @@ class DeliveryLog:
         logger.info("delivery log ready topic=%s remembered=%d", self._topic, len(self._seen))
 
     async def stop(self) -> None:
+        await self.flush()
         if self._follower is not None:
             await self._follower.stop()
+
+    async def flush(self) -> None:
+        """Wait for the background writes started so far (at most ``STOP_WAIT_S``)."""
+        pending = set(self._writes)
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=STOP_WAIT_S)
+        if late:
+            logger.warning("delivery log stopped with %d writes unacknowledged topic=%s",
+                           len(late), self._topic)
 
     def seen(self, key: str) -> bool:
         """Return whether the delivery ``{cloud_id}:{delivery id}`` was published."""
@@ -59,7 +83,13 @@ class DeliveryLog:
             return True
         return False
 
-    async def record(self, key: str, *, space_id: str, received_at_ms: int) -> None:
+    def record(self, key: str, *, space_id: str, received_at_ms: int) -> None:
+        """Remember ``key`` now and write it to the topic in the background.
+
+        Call it only after the delivery's observation was acknowledged: a
+        delivery record of an observation that never reached the broker would
+        make a restarted ingress drop Jira's retry of it.
+        """
         envelope = Envelope(
             source="naumu-jira/ingest/webhooks",
             type=DELIVERY_TYPE,
@@ -69,7 +99,18 @@ class DeliveryLog:
         # Remembered first: the observation is already published, so a failed
         # write here must still keep this process from publishing it again.
         self._remember(key)
-        await self._producer.send(self._topic, key, envelope)
+        task = asyncio.create_task(self._write(key, space_id, envelope))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write(self, key: str, space_id: str, envelope: Envelope) -> None:
+        try:
+            await self._producer.send(self._topic, key, envelope)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("delivery id not recorded key=%s space_id=%s topic=%s: %r",
+                           key, space_id, self._topic, exc)
 
     def _remember(self, key: str) -> None:
         self._seen[key] = None

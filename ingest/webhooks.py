@@ -168,7 +168,7 @@ async def _publish(
             source=SOURCE,
             subject=entity_key(cloud_id, "webhook"),
         ))
-        await _record(ingress, dedup_key, connection, received_at_ms)
+        _record(ingress, dedup_key, connection, received_at_ms)
         return "dead_lettered"
 
     retry_header = request.headers.get("x-atlassian-webhook-retry", "0")
@@ -188,7 +188,7 @@ async def _publish(
         event_id=str(uuid.uuid5(_DELIVERY_NAMESPACE, dedup_key)),
     )
     await _send(ingress, topics.inbound, key, envelope)
-    await _record(ingress, dedup_key, connection, received_at_ms)
+    _record(ingress, dedup_key, connection, received_at_ms)
     return "published"
 
 
@@ -205,17 +205,12 @@ async def _send(ingress: Ingress, topic: str, key: str, envelope: Any) -> None:
         ) from exc
 
 
-async def _record(
+def _record(
     ingress: Ingress, dedup_key: str, connection: Connection, received_at_ms: int
 ) -> None:
-    # The observation is already safe; a lost delivery record only risks one
-    # duplicate after a restart, which the fold absorbs, so it does not fail the request.
-    try:
-        await ingress.deliveries.record(
-            dedup_key, space_id=connection.space_id, received_at_ms=received_at_ms
-        )
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        logger.warning("delivery id not recorded key=%s space_id=%s: %r",
-                       dedup_key, connection.space_id, exc)
+    # Called only after the observation was acknowledged. The delivery record's own
+    # acknowledgement is not awaited, because losing that record only risks one
+    # duplicate after a restart, which the fold drops.
+    ingress.deliveries.record(
+        dedup_key, space_id=connection.space_id, received_at_ms=received_at_ms
+    )
