@@ -30,6 +30,7 @@ from ingest.settings import Settings as IngestSettings
 from ingest.token_cipher import TokenCipher
 from jiraclient.auth import TokenManager, TokenStore
 from service.cli import Command, register
+from service.logs import configure
 from streams.producer import Producer
 from streams.settings import Settings as StreamsSettings
 
@@ -37,10 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure(level)
 
 
 # --- ingress ------------------------------------------------------------------------------

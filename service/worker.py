@@ -18,6 +18,7 @@ lookups moved off the ``nodes`` table (see :class:`NodeTableLookup`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import deque
@@ -41,6 +42,7 @@ from jiraclient.auth import TokenManager
 from projections.fold import FoldContext
 from reconcile.schedule import Reconciler
 from reconcile.settings import ReconcileTarget
+from service.logs import configure
 from service.pipeline import (
     fold_step,
     live_node,
@@ -52,7 +54,7 @@ from service.writeback_agent import writeback_agent
 from streams.agents import AgentStats, raw_table, stateful_agent
 from streams.app import create_app
 from streams.envelope import Envelope
-from streams.metrics import WEBHOOK_TO_GRAPH_SECONDS
+from streams.metrics import CONSUMER_LAG, WEBHOOK_TO_GRAPH_SECONDS
 from streams.producer import Producer
 from streams.settings import Settings as StreamsSettings
 from streams.steps import Record, StateLookup, StepResult
@@ -180,10 +182,13 @@ class WorkerServices(Service):
         self.reconciler: Reconciler | None = None
         self.http: httpx.AsyncClient | None = None
         self.last_webhook_ms: dict[str, int] = {}
+        self._lag_task: asyncio.Task[None] | None = None
         self.recent_errors: deque[dict[str, Any]] = deque(maxlen=50)
         logging.getLogger().addHandler(_RecentErrors(self.recent_errors))
 
     async def on_start(self) -> None:
+        # Faust has set up its handlers by now; give them the configured format.
+        configure(logging.getLevelName(logging.getLogger().level))
         settings = self.ingest_settings
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
         self.producer = Producer(self.streams_settings)
@@ -222,9 +227,27 @@ class WorkerServices(Service):
             publish=self.producer.send, topics=settings.topics,
         )
         await self.reconciler.start()
+        self._lag_task = asyncio.create_task(self._report_lag(), name="consumer-lag")
         log.info("worker services started connections=%d", len(registry.all()))
 
+    async def _report_lag(self, interval_s: float = 30.0) -> None:
+        """Export the agents' consumer lag as a gauge, read from Kafka every ``interval_s``."""
+        from service.status import consumer_lag
+
+        names = TopicNames(self.streams_settings.topic_prefix)
+        group = f"{names.prefix}naumu-jira-sync"
+        sources = [names.inbound, names.events, names.edits, names.schema_values]
+        while True:
+            try:
+                for row in await consumer_lag(self.streams_settings, group, sources):
+                    CONSUMER_LAG.labels(row["topic"], str(row["partition"])).set(row["lag"])
+            except Exception as exc:  # noqa: BLE001 (a metrics gap must not stop the worker)
+                log.warning("consumer lag not read group=%s: %s", group, exc)
+            await asyncio.sleep(interval_s)
+
     async def on_stop(self) -> None:
+        if self._lag_task is not None:
+            self._lag_task.cancel()
         if self.reconciler is not None:
             await self.reconciler.stop()
         if self.ingest is not None:
