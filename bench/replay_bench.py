@@ -5,20 +5,23 @@ new consumer group each repetition, so it replays ``jira.events`` from offset 0.
 Its rate comes from the broker timestamps of the ``naumu.graph.nodes`` records it
 writes (one per issue projected), which leaves the worker's start-up and the
 observer's lag out of the figure. The last repetition runs to the end of the
-topic, and its peak RSS is G6.
+topic, and its peak RSS is G6. When a time limit stops it early, the RSS samples
+taken every few seconds give a linear estimate for the whole topic.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import time
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from bench.broker import end_offsets, wait_for_records
-from bench.children import child, free_port
+from bench.children import child, free_port, rss_mb
 from bench.consume import decode_consume, fold_and_project, raw_consume, relay
 from bench.report import Measurement, Row, Target, absolute_row, ratio_row
 from streams.topics import TopicNames
@@ -27,6 +30,10 @@ log = logging.getLogger(__name__)
 
 REPLAY_TARGET = Target("at_least", 0.5)
 MEMORY_TARGET = Target("at_most", 600.0)
+RSS_SAMPLE_INTERVAL_S = 2.0
+
+# (wall-clock time in ms, resident set size in MiB)
+RssSample = tuple[float, float]
 
 
 async def measure_consumers(
@@ -57,26 +64,72 @@ def measure_pure(records: Sequence[bytes], repetitions: int) -> Measurement:
     return Measurement("pure fold+project", "events/s", tuple(rates))
 
 
+async def _sample_rss(pid: int, samples: list[RssSample]) -> None:
+    """Append the resident set size of ``pid`` every few seconds until cancelled or it exits."""
+    while True:
+        try:
+            samples.append((time.time() * 1000, rss_mb(pid)))
+        except (OSError, RuntimeError):
+            return
+        await asyncio.sleep(RSS_SAMPLE_INTERVAL_S)
+
+
 async def _replay_once(bootstrap: str, names: TopicNames, app_id: str, expected: int,
                        sample: int, log_dir: Path, limit_s: float = 600.0
-                       ) -> tuple[float, float, int]:
+                       ) -> tuple[float, float, int, list[tuple[int, float]]]:
     """Run the worker until ``expected`` nodes are written or ``limit_s`` passed.
 
     Returns the rate over the first ``sample`` nodes (the same span in every
-    repetition), the worker's peak RSS in MiB, and the nodes written.
+    repetition), the worker's peak RSS in MiB, the nodes written, and RSS samples
+    as (nodes written by then, MiB).
     """
     since = await end_offsets(bootstrap, names.graph_nodes)
+    samples: list[RssSample] = []
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as state_dir:
         args = ["-m", "bench.worker_process", "--bootstrap", bootstrap, "--prefix", names.prefix,
                 "--app-id", app_id, "--state-dir", state_dir, "--web-port", str(free_port())]
         async with child(args, log_dir / f"{app_id}.log") as worker:
-            written = await wait_for_records(bootstrap, names.graph_nodes, expected, since=since,
-                                             timeout_s=limit_s, partial=True)
+            sampler = asyncio.create_task(_sample_rss(worker.pid, samples))
+            try:
+                written = await wait_for_records(bootstrap, names.graph_nodes, expected,
+                                                 since=since, timeout_s=limit_s, partial=True)
+            finally:
+                sampler.cancel()
             peak = _peak_rss_mb(worker.pid)
-    stamps = sorted(timestamp for timestamp, _, _ in written)[:sample]
-    span_s = (stamps[-1] - stamps[0]) / 1000
-    rate = (len(stamps) - 1) / span_s if span_s > 0 else float("nan")
-    return rate, peak, len(written)
+    stamps = sorted(timestamp for timestamp, _, _ in written)
+    first = stamps[:sample]
+    span_s = (first[-1] - first[0]) / 1000
+    rate = (len(first) - 1) / span_s if span_s > 0 else float("nan")
+    return rate, peak, len(written), rss_by_progress(samples, stamps)
+
+
+def rss_by_progress(samples: Sequence[RssSample],
+                    stamps: Sequence[int]) -> list[tuple[int, float]]:
+    """Pair each RSS sample with the nodes written up to its time (``stamps`` sorted, in ms)."""
+    return [(bisect_right(stamps, at_ms), mib) for at_ms, mib in samples]
+
+
+def estimate_rss(progress: Sequence[tuple[int, float]], issues: int) -> float | None:
+    """Extrapolate RSS to ``issues`` with a least-squares line through the later samples.
+
+    Only samples past half of the final progress count, so that start-up and
+    table recovery do not set the slope. Returns None with fewer than three such
+    samples or no progress between them.
+    """
+    if not progress:
+        return None
+    final = max(count for count, _ in progress)
+    later = [(float(count), mib) for count, mib in progress if count >= final / 2]
+    if len(later) < 3:
+        return None
+
+    mean_x = sum(x for x, _ in later) / len(later)
+    mean_y = sum(y for _, y in later) / len(later)
+    spread = sum((x - mean_x) ** 2 for x, _ in later)
+    if spread == 0:
+        return None
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in later) / spread
+    return mean_y + slope * (issues - mean_x)
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -98,11 +151,12 @@ async def measure_replay(
     rates: list[float] = []
     peak = float("nan")
     projected = 0
+    progress: list[tuple[int, float]] = []
     for repetition in range(repetitions + 1):
         last = repetition == repetitions
         app_id = f"{names.prefix}worker-{repetition}"
         started = time.perf_counter()
-        rate, rss, written = await _replay_once(
+        rate, rss, written, samples = await _replay_once(
             bootstrap, names, app_id, issues if last else sample, sample, log_dir,
             memory_limit_s if last else 600.0)
         log.info("replay %d: %.0f events/s, peak RSS %.0f MiB, %.0f s", repetition, rate, rss,
@@ -110,7 +164,7 @@ async def measure_replay(
         if repetition:
             rates.append(rate)
         if last:
-            peak, projected = rss, written
+            peak, projected, progress = rss, written, samples
 
     worker = Measurement("worker replay", "events/s", tuple(rates))
     memory = Measurement("worker peak RSS", "MiB", (peak,))
@@ -118,9 +172,11 @@ async def measure_replay(
                               memory, MEMORY_TARGET)
     if projected < issues and memory_row.verdict == "pass":
         # A partial pass proves nothing about the bound: memory grows with the issues.
-        memory_row = replace(memory_row, verdict="not measured",
-                             note=f"only {projected:,} of {issues:,} issues projected within "
-                                  f"{memory_limit_s:.0f} s")
+        estimate = estimate_rss(progress, issues)
+        note = f"only {projected:,} of {issues:,} issues projected within {memory_limit_s:.0f} s"
+        if estimate is not None:
+            note += f"; linear estimate at {issues:,}: {estimate:.0f} MiB"
+        memory_row = replace(memory_row, verdict="not measured", note=note)
     rows = [
         ratio_row("G1", f"replay jira.events -> graph (worker, first {sample:,})", worker, r2,
                   REPLAY_TARGET),
