@@ -11,24 +11,33 @@ transaction, so a run killed at any point resumes at the first page whose
 transaction did not commit, and read-committed consumers see every issue
 version exactly once. A run that gives up on a Jira error stores a ``partial``
 cursor and says so on the import thread; the next run resumes from it.
+
+The next page is fetched while the current one is published, and the records
+are encoded without a second pydantic pass over Jira's JSON.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from ingest.entities import issue_key, project_key, sprint_key, user_key
 from ingest.import_cursor import ImportCursor, ImportPhase, cursor_envelope, cursor_key
 from ingest.metrics import IMPORTED_ISSUES
-from jiraclient.client import JiraClient
+from jiraclient.client import JiraClient, Page
 from jiraclient.errors import JiraError
 from streams.codec import make
 from streams.contract import (
+    CURRENT_VERSION,
+    TYPE_OF,
     ChangelogObserved,
     CommentsObserved,
     EventData,
@@ -52,6 +61,15 @@ ISSUE_FIELDS: tuple[str, ...] = (
     "issuetype", "project", "parent", "created", "updated", "comment", "subtasks",
 )
 PROGRESS_EVERY_PAGES = 10
+# The field of each observation type that contains Jira's parsed JSON.
+_JIRA_JSON_FIELDS: dict[type[EventData], str] = {
+    IssueObserved: "issue",
+    ChangelogObserved: "histories",
+    CommentsObserved: "comments",
+    ProjectObserved: "project",
+    UserObserved: "user",
+    SprintObserved: "sprint",
+}
 _NAMESPACE = uuid.UUID("c1d6f0a4-3b8e-4f53-9a0e-2f6c8e4b7d21")
 
 Record = tuple[str, str, Envelope]
@@ -202,51 +220,13 @@ class Importer:
             jql = f"project = {project_id} ORDER BY id ASC"
             if cursor.last_issue_id is not None:
                 jql = f"project = {project_id} AND id > {cursor.last_issue_id} ORDER BY id ASC"
-            async for page in self._client.search_jql(
+            walk = _prefetched(self._client.search_jql(
                 jql, fields, expand="changelog", max_results=self._page_size,
-            ):
-                records: list[Record] = []
-                for issue in page.issues:
-                    records.extend(await self._issue_records(issue, cursor))
-
-                counts = dict(cursor.counts)
-                counts["issues"] = counts.get("issues", 0) + len(page.issues)
-                counts["changelogs"] = counts.get("changelogs", 0) + sum(
-                    1 for _, _, e in records if e.type == "jira.changelog.observed")
-                counts["comment_lists"] = counts.get("comment_lists", 0) + sum(
-                    1 for _, _, e in records if e.type == "jira.comments.observed")
-
-                if page.is_last:
-                    update: dict[str, Any] = {"project_index": cursor.project_index + 1,
-                                              "last_issue_id": None, "page_token": None}
-                else:
-                    update = {"page_token": page.next_page_token}
-                    if page.issues:
-                        update["last_issue_id"] = max(int(i["id"]) for i in page.issues)
-                pages += 1
-                done = page.is_last and cursor.project_index + 1 >= len(cursor.project_ids)
-                if done:
-                    update["phase"] = ImportPhase.DONE
-                cursor = cursor.model_copy(
-                    update={**update, "counts": counts, "updated_at_ms": self._clock_ms()}
-                )
-
-                if done:
-                    records.append(self._thread(
-                        "completed",
-                        f"Jira import finished: {counts['issues']} issues in "
-                        f"{counts.get('projects', 0)} projects.",
-                        counts,
-                    ))
-                elif pages % PROGRESS_EVERY_PAGES == 0:
-                    records.append(self._thread(
-                        "progress", f"Imported {counts['issues']} issues so far.", counts
-                    ))
-                await self._commit(records, cursor)
-                IMPORTED_ISSUES.inc(len(page.issues))
-                logger.debug("import page committed space_id=%s cloud_id=%s project_id=%s "
-                             "issues=%d total=%d", self._space_id, self._cloud_id, project_id,
-                             len(page.issues), counts["issues"])
+            ))
+            async with contextlib.aclosing(walk) as prefetched:
+                async for page in prefetched:
+                    pages += 1
+                    cursor = await self._import_page(page, cursor, project_id, pages)
 
         if cursor.phase is not ImportPhase.DONE:
             # No projects at all, or a resumed run whose last page was already committed.
@@ -258,6 +238,53 @@ class Importer:
             )], cursor)
         logger.info("import done space_id=%s cloud_id=%s counts=%s",
                     self._space_id, self._cloud_id, cursor.counts)
+        return cursor
+
+    async def _import_page(
+        self, page: Page, cursor: ImportCursor, project_id: str, page_number: int
+    ) -> ImportCursor:
+        """Publish one page's issues and the cursor past them; return that cursor."""
+        records: list[Record] = []
+        for issue in page.issues:
+            records.extend(await self._issue_records(issue, cursor))
+
+        counts = dict(cursor.counts)
+        counts["issues"] = counts.get("issues", 0) + len(page.issues)
+        counts["changelogs"] = counts.get("changelogs", 0) + sum(
+            1 for _, _, e in records if e.type == "jira.changelog.observed")
+        counts["comment_lists"] = counts.get("comment_lists", 0) + sum(
+            1 for _, _, e in records if e.type == "jira.comments.observed")
+
+        if page.is_last:
+            update: dict[str, Any] = {"project_index": cursor.project_index + 1,
+                                      "last_issue_id": None, "page_token": None}
+        else:
+            update = {"page_token": page.next_page_token}
+            if page.issues:
+                update["last_issue_id"] = max(int(i["id"]) for i in page.issues)
+        done = page.is_last and cursor.project_index + 1 >= len(cursor.project_ids)
+        if done:
+            update["phase"] = ImportPhase.DONE
+        cursor = cursor.model_copy(
+            update={**update, "counts": counts, "updated_at_ms": self._clock_ms()}
+        )
+
+        if done:
+            records.append(self._thread(
+                "completed",
+                f"Jira import finished: {counts['issues']} issues in "
+                f"{counts.get('projects', 0)} projects.",
+                counts,
+            ))
+        elif page_number % PROGRESS_EVERY_PAGES == 0:
+            records.append(self._thread(
+                "progress", f"Imported {counts['issues']} issues so far.", counts
+            ))
+        await self._commit(records, cursor)
+        IMPORTED_ISSUES.inc(len(page.issues))
+        logger.debug("import page committed space_id=%s cloud_id=%s project_id=%s "
+                     "issues=%d total=%d", self._space_id, self._cloud_id, project_id,
+                     len(page.issues), counts["issues"])
         return cursor
 
     async def _issue_records(self, issue: dict[str, Any], cursor: ImportCursor) -> list[Record]:
@@ -296,7 +323,8 @@ class Importer:
         event_id = None
         if stable is not None:
             event_id = str(uuid.uuid5(_NAMESPACE, f"{self._space_id}/{self._cloud_id}/{stable}"))
-        return self._topics.inbound, key, make(data, source=SOURCE, subject=key, event_id=event_id)
+        return self._topics.inbound, key, observation_envelope(data, subject=key,
+                                                               event_id=event_id)
 
     def _thread(self, kind: Any, text: str, counts: dict[str, int]) -> Record:
         message = ThreadMessagePosted(space_id=self._space_id, kind=kind, text=text,
@@ -314,8 +342,11 @@ class Importer:
         )
 
         async with self._producer.transaction() as transaction:
-            for topic, batch in by_topic.items():
-                await transaction.send_batch(topic, batch)
+            await transaction.send_encoded(
+                (topic, key, encode_envelope(envelope))
+                for topic, batch in by_topic.items()
+                for key, envelope in batch
+            )
         self._cursor = cursor
 
     async def _give_up(self, cursor: ImportCursor, exc: JiraError) -> ImportResult:
@@ -336,6 +367,71 @@ class Importer:
     def _result(self, cursor: ImportCursor) -> ImportResult:
         return ImportResult(self._space_id, self._cloud_id, cursor.phase, dict(cursor.counts),
                             cursor.reason)
+
+
+async def _prefetched(pages: AsyncIterator[Page]) -> AsyncGenerator[Page, None]:
+    """Yield ``pages`` while the next page is already being fetched.
+
+    At most one page is fetched ahead, and never past the page marked last, so
+    a run stopped between pages has read at most one page it did not publish.
+    """
+    ahead: asyncio.Task[Page | None] = asyncio.ensure_future(anext(pages, None))
+    try:
+        while True:
+            page = await ahead
+            if page is None:
+                return
+            if not page.is_last:
+                ahead = asyncio.ensure_future(anext(pages, None))
+            yield page
+            if page.is_last:
+                return
+    finally:
+        if not ahead.done():
+            ahead.cancel()
+        # Awaiting the task also retrieves the error of a fetch that is no longer used.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await ahead
+        aclose = getattr(pages, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def observation_envelope(data: EventData, *, subject: str, event_id: str | None) -> Envelope:
+    """Wrap ``data`` as :func:`streams.codec.make` does, without serialising Jira's JSON again.
+
+    ``make`` walks every value of ``data`` with pydantic's JSON serializer. The
+    fields in ``_JIRA_JSON_FIELDS`` contain parsed JSON (dicts, lists, strings,
+    numbers, booleans and None), which that walk returns unchanged, so they are
+    copied by reference.
+    """
+    event_type = TYPE_OF[type(data)]
+    raw_name = _JIRA_JSON_FIELDS.get(type(data))
+    if raw_name is None:
+        return make(data, source=SOURCE, subject=subject, event_id=event_id)
+
+    dumped = data.model_dump(mode="json", exclude={raw_name})
+    # Keeps the field order of make(), so the encoded bytes are the same.
+    fields = {name: getattr(data, name) if name == raw_name else dumped[name]
+              for name in type(data).model_fields}
+    if event_id is None:
+        return Envelope(source=SOURCE, type=event_type, subject=subject,
+                        schemaversion=CURRENT_VERSION[event_type], data=fields)
+    return Envelope(id=event_id, source=SOURCE, type=event_type, subject=subject,
+                    schemaversion=CURRENT_VERSION[event_type], data=fields)
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    """Return :func:`streams.codec.encode` of an envelope whose ``data`` is JSON already.
+
+    ``encode`` serialises ``data`` with pydantic first. Every envelope the importer
+    builds contains only JSON values in ``data``, so orjson writes them directly.
+    """
+    event = envelope.model_dump(mode="json", exclude={"data"})
+    # The same text as Envelope.to_cloudevent() writes.
+    event["time"] = envelope.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    event["data"] = envelope.data
+    return orjson.dumps(event)
 
 
 def field_of_type(fields: list[dict[str, Any]], custom_type: str) -> str | None:

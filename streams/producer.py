@@ -139,18 +139,40 @@ class Producer:
         others may still have been written. Callers then retry the whole batch,
         and consumers drop the copies by envelope id.
         """
-        pending: list[tuple[str, asyncio.Future[RecordMetadata]]] = []
-        key = ""
+        return await self.send_records((topic, key, envelope) for key, envelope in records)
+
+    async def send_records(
+        self, records: Iterable[tuple[str, str, Envelope]]
+    ) -> list[RecordMetadata]:
+        """Publish ``(topic, key, envelope)`` records, then wait for all acknowledgements.
+
+        Every record is handed to the client before the first acknowledgement is
+        awaited, so records of several topics share the same produce requests.
+        Failures behave as in :meth:`send_batch`.
+        """
+        return await self.send_encoded(
+            (topic, key, encode(envelope)) for topic, key, envelope in records
+        )
+
+    async def send_encoded(
+        self, records: Iterable[tuple[str, str, bytes]]
+    ) -> list[RecordMetadata]:
+        """Publish ``(topic, key, value)`` records whose values are already encoded.
+
+        It behaves as :meth:`send_records`. Each value must be what
+        :func:`streams.codec.encode` returns for its envelope.
+        """
+        pending: list[tuple[str, str, asyncio.Future[RecordMetadata]]] = []
+        topic = key = ""
         try:
             async with asyncio.timeout(self._delivery_timeout):
-                for key, envelope in records:
-                    future = await self._producer.send(
-                        topic, value=encode(envelope), key=key.encode()
-                    )
-                    pending.append((key, future))
+                for topic, key, value in records:
+                    future = await self._producer.send(topic, value=value, key=key.encode())
+                    pending.append((topic, key, future))
                 results = []
-                for pending_key, future in pending:
-                    key = pending_key
+                for pending_topic, pending_key, future in pending:
+                    # Named in the error message when this acknowledgement fails.
+                    topic, key = pending_topic, pending_key
                     results.append(await future)
                 return results
         except TimeoutError as exc:
@@ -166,7 +188,7 @@ class Producer:
                 "unreachable, and the send may be retried"
             ) from exc
         finally:
-            for _, future in pending:
+            for _, _, future in pending:
                 if not future.done():
                     future.cancel()
 
