@@ -32,7 +32,8 @@ from ingest.metrics import WEBHOOK_DELIVERIES, WEBHOOK_PUBLISH_SECONDS
 from ingest.webhook_auth import verify_delivery
 from ingest.webhook_events import KNOWN_EVENTS, MissingEntityError, record_key
 from streams.codec import make
-from streams.contract import ObservationRejected, WebhookReceived
+from streams.contract import CURRENT_VERSION, TYPE_OF, ObservationRejected, WebhookReceived
+from streams.envelope import Envelope
 from streams.topics import entity_key
 
 logger = logging.getLogger(__name__)
@@ -181,15 +182,27 @@ async def _publish(
         received_at_ms=received_at_ms,
         payload=payload,
     )
-    envelope = make(
-        received,
-        source=SOURCE,
-        subject=key,
-        event_id=str(uuid.uuid5(_DELIVERY_NAMESPACE, dedup_key)),
+    envelope = received_envelope(
+        received, subject=key, event_id=str(uuid.uuid5(_DELIVERY_NAMESPACE, dedup_key))
     )
     await _send(ingress, topics.inbound, key, envelope)
     _record(ingress, dedup_key, connection, received_at_ms)
     return "published"
+
+
+def received_envelope(received: WebhookReceived, *, subject: str, event_id: str) -> Envelope:
+    """Wrap ``received`` as :func:`streams.codec.make` does, copying the payload by reference.
+
+    The payload is the delivery's parsed JSON, which ``make`` would walk with
+    pydantic's JSON serializer only to get the same values back.
+    """
+    dumped = received.model_dump(mode="json", exclude={"payload"})
+    # Keeps the field order of make(), so the encoded bytes are the same.
+    data = {name: received.payload if name == "payload" else dumped[name]
+            for name in WebhookReceived.model_fields}
+    event_type = TYPE_OF[WebhookReceived]
+    return Envelope(id=event_id, source=SOURCE, type=event_type, subject=subject,
+                    schemaversion=CURRENT_VERSION[event_type], data=data)
 
 
 async def _send(ingress: Ingress, topic: str, key: str, envelope: Any) -> None:

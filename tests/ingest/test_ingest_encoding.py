@@ -6,6 +6,8 @@ from typing import Any
 import pytest
 
 from ingest.importer import SOURCE, encode_envelope, observation_envelope
+from ingest.webhooks import SOURCE as WEBHOOK_SOURCE
+from ingest.webhooks import received_envelope
 from streams.codec import encode, make
 from streams.contract import (
     ChangelogObserved,
@@ -16,6 +18,7 @@ from streams.contract import (
     SprintObserved,
     ThreadMessagePosted,
     UserObserved,
+    WebhookReceived,
 )
 
 TIME = datetime(2026, 3, 1, 12, 30, 15, 123000, tzinfo=UTC)
@@ -70,3 +73,18 @@ def test_observation_envelope_new_id_without_stable() -> None:
     second = observation_envelope(CASES[0], subject="k", event_id=None)
 
     assert first.id != second.id
+
+
+def test_received_envelope_matches_make() -> None:
+    received = WebhookReceived(space_id="s-1", cloud_id="c-1", delivery_id="d-1",
+                               webhook_event="jira:issue_updated", retry=1,
+                               received_at_ms=1_700_000_000_000,
+                               payload={"webhookEvent": "jira:issue_updated", "issue": ISSUE})
+
+    fast = received_envelope(received, subject="c-1:10001", event_id="e-1")
+    expected = make(received, source=WEBHOOK_SOURCE, subject="c-1:10001", event_id="e-1")
+
+    fast = fast.model_copy(update={"time": TIME})
+    expected = expected.model_copy(update={"time": TIME})
+    assert fast == expected
+    assert encode(fast) == encode(expected)
