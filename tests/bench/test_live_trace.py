@@ -76,6 +76,7 @@ def test_trace_measures_latency() -> None:
 
     assert traced.latencies_ms == [40.0]
     assert traced.untraced == 0
+    assert traced.span_ms == 40.0
 
 
 def test_trace_counts_untraced() -> None:
