@@ -25,6 +25,7 @@ from writeback.plan import (
     Conflict,
     JiraWrite,
     Plan,
+    PlanOutcome,
     Rejection,
     WritebackConfig,
     plan_edit,
@@ -97,6 +98,36 @@ class AppliedEdit:
 
     result: WritebackResult
     pending: WritePending | None = None
+
+
+class PriorityCache:
+    """Each site's priority list, kept ``ttl_s`` seconds so Priority edits skip the GET.
+
+    A Priority edit that a cached list rejects is planned again with a fresh list,
+    so a priority added in Jira within ``ttl_s`` is still found.
+    """
+
+    def __init__(self, ttl_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._by_site: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+
+    def get(self, cloud_id: str) -> list[dict[str, Any]] | None:
+        """Return the site's list while it is fresh, else ``None``."""
+        entry = self._by_site.get(cloud_id)
+        if entry is None or self._clock() - entry[0] > self._ttl_s:
+            return None
+        return entry[1]
+
+    def put(self, cloud_id: str, priorities: list[dict[str, Any]]) -> None:
+        self._by_site[cloud_id] = (self._clock(), priorities)
+
+    def forget(self, cloud_id: str) -> None:
+        self._by_site.pop(cloud_id, None)
+
+
+# Shared by every apply_edit call that passes neither ``priorities`` nor a cache.
+DEFAULT_PRIORITY_CACHE = PriorityCache()
 
 
 def _wall_clock_ms() -> int:
@@ -199,6 +230,7 @@ async def apply_edit(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
     now_ms: Callable[[], int] = _wall_clock_ms,
+    priority_cache: PriorityCache = DEFAULT_PRIORITY_CACHE,
 ) -> AppliedEdit:
     """Apply ``edit`` to Jira and return its final :class:`WritebackResult`.
 
@@ -208,7 +240,8 @@ async def apply_edit(
     rejects the edit with Jira's message. Retriable failures (429, 5xx, 409,
     timeouts) publish a ``retrying`` result and try again after the ``policy``
     back-off, until it gives up.
-    ``client`` should carry the ``writeback`` budget priority.
+    ``client`` should carry the ``writeback`` budget priority. Without
+    ``priorities``, a Priority edit reads the site's list through ``priority_cache``.
     """
     policy = policy or RetryPolicy(max_attempts=5, max_elapsed_s=300.0)
     record = await ledger.get(edit.edit_id)
@@ -239,7 +272,7 @@ async def apply_edit(
         run.attempt += 1
         try:
             applied = await _attempt(
-                edit, run, target, client, config, sink, priorities, codec, now_ms
+                edit, run, target, client, config, sink, priorities, priority_cache, codec, now_ms
             )
         except JiraBadRequest as exc:
             reason = f"Jira rejected the edit: {exc.jira_message or 'no reason given'}"
@@ -276,8 +309,9 @@ async def apply_edit(
             )
             if sink is not None:
                 await sink.retrying(retrying)
-            # NOTE: after a 429 the client has already paused the site budget for
-            # the same Retry-After, so this edit waits up to twice that long.
+            # After a 429 the client has already paused the site budget for the
+            # same Retry-After. The pause and this sleep start together, so the
+            # next attempt's budget slot is free when the sleep ends.
             await sleep(delay)
             continue
 
@@ -305,26 +339,42 @@ async def _attempt(
     config: WritebackConfig,
     sink: WritebackSink | None,
     priorities: list[dict[str, Any]] | None,
+    priority_cache: PriorityCache,
     codec: MarkdownCodec | None,
     now_ms: Callable[[], int],
 ) -> AppliedEdit:
     issue = await client.get_issue(target.issue_id, fields=fields_to_read(edit, config))
     transitions = await client.transitions(target.issue_id) if edit.field == "Status" else []
+    cached = False
     if edit.field == "Priority" and priorities is None:
-        priorities = await client.priorities()
+        priorities = priority_cache.get(target.cloud_id)
+        cached = priorities is not None
+        if priorities is None:
+            priorities = await client.priorities()
+            priority_cache.put(target.cloud_id, priorities)
 
-    outcome = plan_edit(
-        edit,
-        issue=issue,
-        node=target.node,
-        members=target.members,
-        issue_ids=target.issue_ids,
-        sprint_ids=target.sprint_ids,
-        config=config,
-        transitions=transitions,
-        priorities=priorities or [],
-        codec=codec,
-    )
+    def plan(priority_list: list[dict[str, Any]] | None) -> PlanOutcome:
+        return plan_edit(
+            edit,
+            issue=issue,
+            node=target.node,
+            members=target.members,
+            issue_ids=target.issue_ids,
+            sprint_ids=target.sprint_ids,
+            config=config,
+            transitions=transitions,
+            priorities=priority_list or [],
+            codec=codec,
+        )
+
+    outcome = plan(priorities)
+    if cached and isinstance(outcome, Rejection):
+        # The priority may have been added in Jira after the list was cached.
+        log.info("priority not in the cached list, reading it again edit_id=%s cloud_id=%s",
+                 edit.edit_id, target.cloud_id)
+        priorities = await client.priorities()
+        priority_cache.put(target.cloud_id, priorities)
+        outcome = plan(priorities)
 
     if isinstance(outcome, AlreadyApplied):
         result = run.result("applied", jira_value=outcome.jira_value)
