@@ -30,9 +30,10 @@ from streams.settings import Settings as StreamsSettings
 logger = logging.getLogger(__name__)
 
 
-def import_transactional_id(space_id: str) -> str:
-    # Stable per space, so a restarted import fences the transaction a killed run left open.
-    return f"naumu-jira-import-{space_id}"
+def import_transactional_id(space_id: str, prefix: str = "") -> str:
+    # Stable per space, so a restarted import fences the transaction a killed run left open;
+    # the topic prefix keeps deployments that share a broker apart.
+    return f"{prefix}naumu-jira-import-{space_id}"
 
 
 class IngestServices:
@@ -61,6 +62,7 @@ class IngestServices:
             topics=settings.topics,
             client_for=self._refetch_client,
             bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=f"{settings.topics.prefix}naumu-jira-refetcher",
         )
 
     def client_for(self, connection: Connection, priority: str) -> JiraClient:
@@ -123,7 +125,8 @@ class IngestServices:
             connection.space_id,
         )
         producer = Producer(
-            self._streams_settings, transactional_id=import_transactional_id(connection.space_id)
+            self._streams_settings, transactional_id=import_transactional_id(connection.space_id,
+                                                     self._settings.topics.prefix)
         )
         async with producer:
             importer = Importer(

@@ -55,6 +55,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "service.worker",
     "service.status",
     "service.replay",
+    "service.keys",
 )
 
 
@@ -190,10 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return its exit code."""
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        print(f"naumu-jira: LOG_LEVEL={level!r} is invalid; use DEBUG, INFO, WARNING or ERROR",
+              file=sys.stderr)
+        return 2
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _load_command_modules()
     args = build_parser().parse_args(argv)
 
@@ -203,5 +206,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SyncError as exc:
         print(f"naumu-jira {args.command}: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:
+        # Configuration parsed late (ports, log formats) reports its own value and fix.
+        print(f"naumu-jira {args.command}: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130

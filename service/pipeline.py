@@ -170,7 +170,8 @@ def schema_step(names: TopicNames) -> Step:
         outputs: list[Output] = []
         for index, addition in enumerate(additions):
             if isinstance(addition, SchemaTypeAdded | SchemaOptionAdded):
-                topic, subject = names.graph_changes, space_id
+                # Schema additions belong to no node; "schema" stands in for the node id.
+                topic, subject = names.graph_changes, node_key(space_id, "schema")
             elif isinstance(addition, ThreadMessagePosted):
                 topic, subject = names.threads, space_id
             else:

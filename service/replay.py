@@ -31,12 +31,19 @@ from projections.readmodel import graph_hash
 from service.cli import Command, register
 from service.pipeline import live_node, projection_step
 from streams import codec
+from streams.errors import SyncError
 from streams.producer import Producer
 from streams.settings import Settings as StreamsSettings
 from streams.steps import Record
 from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
+
+REPLAY_MARKER = "REPLAY"
+
+
+class ReplayError(SyncError):
+    """A replay cannot start with the options given."""
 
 
 @dataclass
@@ -69,10 +76,17 @@ async def replay(
     names = names or TopicNames(settings.topic_prefix)
     group_id = group_id or f"{names.prefix}naumu-jira-replay-{uuid.uuid4()}"
     step = projection_step(names)
-    if state_dir.exists():
+    marker = state_dir / REPLAY_MARKER
+    if state_dir.exists() and any(state_dir.iterdir()):
+        if not marker.exists():
+            raise ReplayError(
+                f"state directory {state_dir} is not empty and was not written by a replay; "
+                "pass a new directory with --state-dir (a replay never reuses a worker's state)"
+            )
         shutil.rmtree(state_dir)
-    state_dir.mkdir(parents=True)
-    store = Rdict(str(state_dir))
+    state_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text("written by naumu-jira replay\n")
+    store = Rdict(str(state_dir / "nodes"))
     result = ReplayResult()
     started = time.perf_counter()
 

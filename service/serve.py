@@ -47,8 +47,8 @@ def _configure_logging(level: str) -> None:
 def _ingress_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=os.environ.get("INGRESS_HOST", "127.0.0.1"),
                         help="address to listen on (env INGRESS_HOST)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("INGRESS_PORT", "8080")),
-                        help="TCP port to listen on (env INGRESS_PORT)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="TCP port to listen on (env INGRESS_PORT, default 8080)")
 
 
 async def run_ingress(host: str, port: int, *, ready: asyncio.Event | None = None) -> None:
@@ -89,9 +89,19 @@ async def run_ingress(host: str, port: int, *, ready: asyncio.Event | None = Non
         await producer.stop()
 
 
+def _ingress_port(args: argparse.Namespace) -> int:
+    if args.port is not None:
+        return int(args.port)
+    raw = os.environ.get("INGRESS_PORT", "8080")
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"INGRESS_PORT={raw!r} is invalid; set a TCP port from 1 to 65535")
+    return int(raw)
+
+
 def _run_ingress(args: argparse.Namespace) -> int:
+    port = _ingress_port(args)
     _configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
-    asyncio.run(run_ingress(args.host, args.port))
+    asyncio.run(run_ingress(args.host, port))
     return 0
 
 
@@ -187,7 +197,8 @@ def _run_serve(args: argparse.Namespace) -> int:
     if args.read_api_port:
         worker += ["--read-api-port", str(args.read_api_port)]
     children = [
-        subprocess.Popen([*base, "ingress", "--host", args.host, "--port", str(args.port)]),
+        subprocess.Popen([*base, "ingress", "--host", args.host,
+                          "--port", str(_ingress_port(args))]),
         subprocess.Popen(worker),
     ]
 

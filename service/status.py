@@ -36,6 +36,8 @@ async def consumer_lag(settings: StreamsSettings, group_id: str,
     await consumer.start()
     try:
         committed = await admin.list_consumer_group_offsets(group_id)
+        # A new consumer knows no topics until it asks the cluster for metadata.
+        await consumer._client.force_metadata_update()
         partitions = [TopicPartition(topic, partition)
                       for topic in topics
                       for partition in sorted(consumer.partitions_for_topic(topic) or ())]

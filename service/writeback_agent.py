@@ -17,7 +17,7 @@ import orjson
 
 from streams import codec
 from streams.agents import AgentStats, raw_table, raw_topic
-from streams.contract import EditRequested, WritebackResult, WritePending
+from streams.contract import EditRequested, ObservationRejected, WritebackResult, WritePending
 from streams.errors import SyncError
 from streams.metrics import WRITEBACK_OUTCOMES
 from streams.topics import TopicNames, entity_key
@@ -98,6 +98,18 @@ class _Sink:
     def __init__(self, app: faust.App, names: TopicNames) -> None:
         self._inbound = raw_topic(app, names.inbound)
         self._results = raw_topic(app, names.writeback_results)
+        self._dead_letter = raw_topic(app, names.dead_letter)
+
+    async def dead_letter(self, event: Any, raw: bytes, reason: str) -> None:
+        message = event.message
+        key = (event.key or b"").decode("utf-8", "replace")
+        rejected = ObservationRejected(
+            space_id=key.split(":", 1)[0] or None, cloud_id=None, reason=reason,
+            source_topic=message.topic, source_partition=message.partition,
+            source_offset=message.offset, raw=raw.decode("utf-8", "replace"),
+        )
+        envelope = codec.make(rejected, source="/worker/writeback", subject=key)
+        await self._dead_letter.send(key=key.encode(), value=codec.encode(envelope))
 
     async def pending(self, observation: WritePending) -> None:
         key = entity_key(observation.cloud_id, observation.issue_id)
@@ -119,7 +131,11 @@ def writeback_agent(
 ) -> AgentStats:
     """Declare the write-back agent on ``app``."""
     stats = AgentStats()
-    ledger = TableLedger(raw_table(app, "writeback-ledger", help_text="write-back state per edit"))
+    # Keyed by edit id rather than by the edit's record, so the partition comes from
+    # the key: Faust's check that the record's topic and the changelog have equal
+    # partition counts read stale metadata right after start and failed edits.
+    ledger = TableLedger(raw_table(app, "writeback-ledger", help_text="write-back state per edit",
+                                   use_partitioner=True))
     lookup = NodeLookup(nodes)
     sink = _Sink(app, names)
     settings = config or WritebackConfig()
@@ -131,7 +147,10 @@ def writeback_agent(
                 envelope = codec.decode(raw)
                 edit = codec.data_of(envelope, EditRequested)
             except SyncError as exc:
-                log.warning("invalid edit record offset=%d: %s", event.message.offset, exc)
+                # Kept on the dead-letter topic with its offset, for a fix and a resend.
+                log.warning("invalid edit record partition=%d offset=%d: %s",
+                            event.message.partition, event.message.offset, exc)
+                await sink.dead_letter(event, raw, str(exc))
                 stats.dead_lettered += 1
                 continue
 
