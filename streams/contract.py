@@ -125,6 +125,49 @@ class ConnectionChanged(EventData):
     observed_at_ms: int
 
 
+class ConnectionSnapshot(EventData):
+    """The whole state of one space's connection (``jira.connections``, compacted).
+
+    Internal to the service. ``tokens`` is Fernet ciphertext, never plain tokens.
+    """
+
+    space_id: str
+    connection_id: str
+    account_id: str
+    cloud_id: str | None
+    site_candidates: list[dict[str, Any]]
+    status: Literal["pending_site", "active", "reauthorisation_required", "disconnected"]
+    tokens: str | None
+    webhook_ids: list[int] = []
+    webhook_expires_at_ms: int | None = None
+    created_by: str
+    updated_at_ms: int
+    revision: int = 1
+
+
+class ImportCursorSaved(EventData):
+    """Where a space's import stands, committed with the page it follows.
+
+    Internal to the service, on ``jira.connections`` under the key ``{space id}:import``.
+    """
+
+    space_id: str
+    cloud_id: str
+    run_id: str
+    phase: str
+    catalogued: bool = False
+    project_ids: list[str] = []
+    project_index: int = 0
+    last_issue_id: int | None = None
+    page_token: str | None = None
+    sprint_field_id: str | None = None
+    epic_link_field_id: str | None = None
+    counts: dict[str, int] = {}
+    reason: str | None = None
+    started_at_ms: int
+    updated_at_ms: int
+
+
 class WritePending(EventData):
     """The write-back is about to change an issue; webhooks that match it are echoes."""
 
@@ -384,6 +427,8 @@ EVENT_TYPES: dict[str, type[EventData]] = {
     "jira.comments.observed": CommentsObserved,
     "jira.connection.changed": ConnectionChanged,
     "jira.write.pending": WritePending,
+    "jira.connection.snapshot": ConnectionSnapshot,
+    "jira.import.cursor": ImportCursorSaved,
     "jira.issue.changed": IssueChanged,
     "jira.issue.key_changed": IssueKeyChanged,
     "jira.issue.deleted": IssueDeleted,

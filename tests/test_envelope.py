@@ -133,3 +133,26 @@ def test_data_of_wrong_type() -> None:
 
     with pytest.raises(CodecError, match=r"expected 'jira\.webhook\.received'"):
         codec.data_of(envelope, WebhookReceived)
+
+
+def test_internal_state_records_match_contract() -> None:
+    # The registry and the importer write these records with their own models; the
+    # contract's models must accept exactly what they write.
+    from ingest.connection import Connection, ConnectionStatus, SiteCandidate
+    from ingest.import_cursor import ImportCursor, ImportPhase
+    from streams.contract import ConnectionSnapshot, ImportCursorSaved
+
+    connection = Connection(
+        space_id="space-1", connection_id="conn-1", account_id="acct-1", cloud_id="cloud-1",
+        site_candidates=(SiteCandidate(cloud_id="cloud-1", name="site", url="https://x"),),
+        status=ConnectionStatus.ACTIVE, tokens="ciphertext", webhook_ids=(10000,),
+        created_by="user-1", updated_at_ms=1,
+    )
+    cursor = ImportCursor(space_id="space-1", cloud_id="cloud-1", run_id="run-1",
+                          phase=ImportPhase.ISSUES, started_at_ms=1, updated_at_ms=2)
+
+    snapshot = ConnectionSnapshot.model_validate(connection.model_dump(mode="json"))
+    saved = ImportCursorSaved.model_validate(cursor.model_dump(mode="json"))
+
+    assert snapshot.model_dump(mode="json") == connection.model_dump(mode="json")
+    assert saved.model_dump(mode="json") == cursor.model_dump(mode="json")

@@ -115,6 +115,21 @@ EXAMPLES: dict[str, Example] = {
         "space_id": SPACE_ID, "cloud_id": CLOUD_ID, "account_id": ACCOUNT_ID,
         "state": "connected", "observed_at_ms": OBSERVED_AT_MS,
     }, entity_id=ACCOUNT_ID),
+    "jira.connection.snapshot": Example({
+        "space_id": SPACE_ID, "connection_id": "conn-6a0f", "account_id": ACCOUNT_ID,
+        "cloud_id": CLOUD_ID,
+        "site_candidates": [{"cloud_id": CLOUD_ID, "name": "your-domain",
+                             "url": "https://your-domain.atlassian.net"}],
+        "status": "active", "tokens": "gAAAAABexample-ciphertext", "webhook_ids": [10000],
+        "webhook_expires_at_ms": OBSERVED_AT_MS + 30 * 86_400_000, "created_by": "user-1",
+        "updated_at_ms": OBSERVED_AT_MS, "revision": 3,
+    }),
+    "jira.import.cursor": Example({
+        "space_id": SPACE_ID, "cloud_id": CLOUD_ID, "run_id": "run-1", "phase": "issues",
+        "catalogued": True, "project_ids": ["10000"], "project_index": 0,
+        "last_issue_id": 10042, "counts": {"issues": 42},
+        "started_at_ms": OBSERVED_AT_MS, "updated_at_ms": OBSERVED_AT_MS,
+    }),
     "jira.write.pending": Example({
         "space_id": SPACE_ID, "cloud_id": CLOUD_ID, "issue_id": ISSUE_ID, "edit_id": EDIT_ID,
         "fields": {"summary": "Export the board as CSV and JSON"},

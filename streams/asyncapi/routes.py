@@ -64,7 +64,7 @@ TOPIC_TYPES: dict[str, tuple[str, ...]] = {
     topics.SPACES.name: ("naumu.space.updated",),
     topics.SCHEMAS.name: ("naumu.schema.updated",),
     topics.DEAD_LETTER.name: ("jira.observation.rejected",),
-    topics.CONNECTIONS.name: ("jira.connection.changed",),
+    topics.CONNECTIONS.name: ("jira.connection.snapshot", "jira.import.cursor"),
     topics.WEBHOOK_DEDUP.name: (),
     topics.REFETCH.name: ("jira.issue.refetch_requested",),
     topics.SCHEMA_VALUES.name: ("naumu.schema.values_seen",),

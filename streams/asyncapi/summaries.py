@@ -24,6 +24,10 @@ SUMMARIES: dict[str, str] = {
     ),
     "jira.comments.observed": "An issue's comments, paged past the limit embedded in the issue.",
     "jira.connection.changed": "A connection was made, changed state, or was disconnected.",
+    "jira.connection.snapshot": (
+        "The whole state of one space's connection; tokens only as Fernet ciphertext."
+    ),
+    "jira.import.cursor": "Where a space's import stands, committed with the page it follows.",
     "jira.write.pending": (
         "The write-back is about to change an issue; webhooks that match the change are its "
         "echo."
