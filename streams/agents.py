@@ -52,12 +52,18 @@ def raw_topic(app: faust.App, name: str) -> faust.TopicT:
                      value_serializer="raw", partitions=PARTITIONS)
 
 
-def raw_table(app: faust.App, name: str, *, help_text: str) -> faust.Table:
-    """Declare a RocksDB-backed table of orjson-encoded states keyed by text."""
+def raw_table(app: faust.App, name: str, *, help_text: str,
+              use_partitioner: bool = False) -> faust.Table:
+    """Declare a RocksDB-backed table of orjson-encoded states keyed by text.
+
+    With ``use_partitioner`` a key's changelog partition comes from hashing the
+    key instead of from the record being processed, and reads search every
+    partition the worker holds.
+    """
     # The app's default serializers are "raw" (see streams.app), so keys and
     # values stay bytes; Faust tables take no per-table serializer arguments.
     return app.Table(name, default=None, partitions=PARTITIONS, key_type=bytes,
-                     value_type=bytes, help=help_text)
+                     value_type=bytes, help=help_text, use_partitioner=use_partitioner)
 
 
 def stateful_agent(
