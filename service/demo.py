@@ -98,9 +98,16 @@ class Processes:
         for child in self.children:
             if child.poll() is not None:
                 raise RuntimeError(
-                    f"process {' '.join(map(str, child.args[:4]))} exited with code "
+                    f"process {_command_of(child)} exited with code "
                     f"{child.returncode}; see its log under {STATE_ROOT / 'logs'}"
                 )
+
+
+def _command_of(child: subprocess.Popen[bytes]) -> str:
+    args = child.args
+    if isinstance(args, list | tuple):
+        return " ".join(str(part) for part in args[:4])
+    return str(args)
 
 
 def _die_with_parent() -> None:
@@ -185,7 +192,7 @@ class Demo:
         return started.bootstrap
 
     async def start(self) -> dict[str, str]:
-        STATE_ROOT.mkdir(parents=True, exist_ok=True)
+        STATE_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 (before any task runs)
         logs = STATE_ROOT / "logs"
         logs.mkdir(exist_ok=True)
         keys = _secrets(STATE_ROOT)
@@ -319,7 +326,8 @@ class Demo:
             return None
         response.raise_for_status()
         body: dict[str, Any] = response.json()
-        return body.get("node", body)
+        found: dict[str, Any] = body.get("node", body)
+        return found
 
     async def wait_import(self, http: httpx.AsyncClient, cloud_id: str) -> None:
         truth = await self.truth(http, cloud_id)
@@ -467,8 +475,8 @@ class Demo:
                                              "TOPIC_PREFIX": self.prefix})
         hashes: list[str | None] = []
         for attempt in range(2):
-            result = await replay(settings, state_dir=STATE_ROOT / self.prefix.rstrip(".") / f"replay-{attempt}",
-                                  names=self.names)
+            state_dir = STATE_ROOT / self.prefix.rstrip(".") / f"replay-{attempt}"
+            result = await replay(settings, state_dir=state_dir, names=self.names)
             hashes.append(result.hashes.get(SPACE_ID))
             say(f"  replay {attempt + 1}: {result.events} events in {result.seconds:.1f} s, "
                 f"hash {str(hashes[-1])[:16]}")

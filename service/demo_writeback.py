@@ -104,7 +104,7 @@ async def round_trips(demo: Demo, http: httpx.AsyncClient, cloud_id: str) -> dic
     async with Producer(settings) as producer:
         for field, value, base, jira_check in plan:
             edit = EditRequested(edit_id=str(uuid.uuid4()), space_id=SPACE_ID, node_id=target,
-                                 user_id="user-demo-admin", field=field, value=value,  # type: ignore[arg-type]
+                                 user_id="user-demo-admin", field=field, value=value,
                                  base=base)
             edit_ids[edit.edit_id] = field
             key = f"{SPACE_ID}:{target}"

@@ -31,13 +31,21 @@ from streams.contract import (
     ProjectChanged,
     SchemaOptionAdded,
     SchemaTypeAdded,
+    SchemaValuesSeen,
+    SpaceSchemaUpdated,
     SprintChanged,
     ThreadMessagePosted,
 )
 from streams.envelope import Envelope
+from streams.errors import SyncError
 from streams.ids import node_id
 from streams.steps import Output, Record, StateLookup, Step, StepResult
 from streams.topics import TopicNames, entity_key, node_key
+
+
+class SchemaRecordError(SyncError):
+    """A record on a schema topic is of a type the schema agent does not read."""
+
 
 _OUTPUT_IDS = uuid.UUID("0b8f5a7e-2c1d-4e59-9d43-7c1a3e5f8b20")
 
@@ -130,7 +138,7 @@ def projection_step(names: TopicNames) -> Step:
             index += 1
 
         if result.changes and result.node_id is not None:
-            space_id = event.space_id
+            space_id = str(getattr(event, "space_id", ""))
             subject = node_key(space_id, result.node_id)
             current: EventData
             if result.node is None:
@@ -164,7 +172,12 @@ def schema_step(names: TopicNames) -> Step:
 
     def step(lookup: StateLookup, envelope: Envelope, record: Record) -> StepResult:
         data = codec.parse(envelope)
-        space_id = str(getattr(data, "space_id", record.key))
+        if not isinstance(data, SchemaValuesSeen | SpaceSchemaUpdated):
+            raise SchemaRecordError(
+                f"{envelope.type} record {envelope.id} does not belong on the schema topics; "
+                "only naumu.schema.values_seen and naumu.schema.updated do"
+            )
+        space_id = data.space_id
         state, additions = schema_fold(lookup(space_id), data)
 
         outputs: list[Output] = []

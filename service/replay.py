@@ -46,6 +46,20 @@ class ReplayError(SyncError):
     """A replay cannot start with the options given."""
 
 
+def _prepare_state_dir(state_dir: Path) -> None:
+    """Empty ``state_dir`` for a replay, refusing one that a replay did not write."""
+    marker = state_dir / REPLAY_MARKER
+    if state_dir.exists() and any(state_dir.iterdir()):
+        if not marker.exists():
+            raise ReplayError(
+                f"state directory {state_dir} is not empty and was not written by a replay; "
+                "pass a new directory with --state-dir (a replay never reuses a worker's state)"
+            )
+        shutil.rmtree(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text("written by naumu-jira replay\n")
+
+
 @dataclass
 class ReplayResult:
     """What a replay rebuilt: counts, time and the graph hash of each space."""
@@ -76,16 +90,7 @@ async def replay(
     names = names or TopicNames(settings.topic_prefix)
     group_id = group_id or f"{names.prefix}naumu-jira-replay-{uuid.uuid4()}"
     step = projection_step(names)
-    marker = state_dir / REPLAY_MARKER
-    if state_dir.exists() and any(state_dir.iterdir()):
-        if not marker.exists():
-            raise ReplayError(
-                f"state directory {state_dir} is not empty and was not written by a replay; "
-                "pass a new directory with --state-dir (a replay never reuses a worker's state)"
-            )
-        shutil.rmtree(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    marker.write_text("written by naumu-jira replay\n")
+    await asyncio.to_thread(_prepare_state_dir, state_dir)
     store = Rdict(str(state_dir / "nodes"))
     result = ReplayResult()
     started = time.perf_counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -51,7 +52,7 @@ def _ingress_arguments(parser: argparse.ArgumentParser) -> None:
                         help="TCP port to listen on (env INGRESS_PORT, default 8080)")
 
 
-async def run_ingress(host: str, port: int, *, ready: asyncio.Event | None = None) -> None:
+async def run_ingress(host: str, port: int) -> None:
     """Serve the ingress until cancelled."""
     streams_settings = StreamsSettings.from_env()
     settings = IngestSettings.from_environ()
@@ -78,12 +79,7 @@ async def run_ingress(host: str, port: int, *, ready: asyncio.Event | None = Non
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                                lifespan="on", access_log=False))
         log.info("ingress listening on http://%s:%d", host, port)
-        serving = asyncio.create_task(server.serve())
-        if ready is not None:
-            while not server.started and not serving.done():
-                await asyncio.sleep(0.05)
-            ready.set()
-        await serving
+        await server.serve()
     finally:
         await http.aclose()
         await producer.stop()
@@ -211,10 +207,8 @@ def _run_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         while all(child.poll() is None for child in children):
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 children[0].wait(timeout=1)
-            except subprocess.TimeoutExpired:
-                pass
     finally:
         stop(signal.SIGTERM, None)
         for child in children:

@@ -93,7 +93,7 @@ class _RecentErrors(logging.Handler):
 class NodeStore:
     """Read access to the projection's ``nodes`` table as plain dicts."""
 
-    def __init__(self, table: faust.Table) -> None:
+    def __init__(self, table: faust.Table[bytes, bytes]) -> None:
         self._table = table
 
     def get(self, node_id: str) -> dict[str, Any] | None:
@@ -241,7 +241,7 @@ class WorkerServices(Service):
             try:
                 for row in await consumer_lag(self.streams_settings, group, sources):
                     CONSUMER_LAG.labels(row["topic"], str(row["partition"])).set(row["lag"])
-            except Exception as exc:  # noqa: BLE001 (a metrics gap must not stop the worker)
+            except Exception as exc:
                 log.warning("consumer lag not read group=%s: %s", group, exc)
             await asyncio.sleep(interval_s)
 

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 class TableLedger:
     """The executor's ledger on a Faust table keyed by edit id."""
 
-    def __init__(self, table: faust.Table) -> None:
+    def __init__(self, table: faust.Table[bytes, bytes]) -> None:
         self._table = table
 
     async def get(self, edit_id: str) -> LedgerRecord | None:
@@ -140,7 +140,7 @@ def writeback_agent(
     sink = _Sink(app, names)
     settings = config or WritebackConfig()
 
-    async def process(stream: faust.StreamT) -> None:
+    async def process(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             raw = event.value or b""
             try:

@@ -53,7 +53,7 @@ def raw_topic(app: faust.App, name: str) -> faust.TopicT:
 
 
 def raw_table(app: faust.App, name: str, *, help_text: str,
-              use_partitioner: bool = False) -> faust.Table:
+              use_partitioner: bool = False) -> faust.Table[bytes, bytes]:
     """Declare a RocksDB-backed table of orjson-encoded states keyed by text.
 
     With ``use_partitioner`` a key's changelog partition comes from hashing the
@@ -62,8 +62,11 @@ def raw_table(app: faust.App, name: str, *, help_text: str,
     """
     # The app's default serializers are "raw" (see streams.app), so keys and
     # values stay bytes; Faust tables take no per-table serializer arguments.
-    return app.Table(name, default=None, partitions=PARTITIONS, key_type=bytes,
-                     value_type=bytes, help=help_text, use_partitioner=use_partitioner)
+    table: faust.Table[bytes, bytes] = app.Table(  # type: ignore[assignment]
+        name, default=None, partitions=PARTITIONS, key_type=bytes, value_type=bytes,
+        help=help_text, use_partitioner=use_partitioner,
+    )
+    return table
 
 
 def stateful_agent(
@@ -71,7 +74,7 @@ def stateful_agent(
     *,
     name: str,
     source: str,
-    table: faust.Table,
+    table: faust.Table[bytes, bytes],
     step: Step,
     dead_letter: str,
     on_processed: Callable[[Record, float], None] | None = None,
@@ -100,7 +103,7 @@ def stateful_agent(
         stats.dead_lettered += 1
         metrics.DEAD_LETTERS.labels(name).inc()
 
-    async def process(stream: faust.StreamT) -> None:
+    async def process(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             started = time.perf_counter()
             message = event.message

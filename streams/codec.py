@@ -113,7 +113,9 @@ def data_of(envelope: Envelope, model: type[DataT]) -> DataT:
     """Validate an envelope's ``data`` as ``model``, checking the type matches."""
     expected = TYPE_OF[model]
     if envelope.type != expected:
-        raise CodecError(f"envelope {envelope.id} has type {envelope.type!r}, expected {expected!r}")
+        raise CodecError(
+            f"envelope {envelope.id} has type {envelope.type!r}, expected {expected!r}"
+        )
     try:
         return model.model_validate(envelope.data)
     except ValidationError as exc:

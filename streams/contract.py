@@ -335,7 +335,9 @@ class SchemaOptionAdded(EventData):
 
 # --- naumu.edits and jira.writeback.results ---------------------------------------------
 
-EditField = Literal["label", "content", "Status", "Priority", "Labels", "assignee", "parent", "sprint"]
+EditField = Literal[
+    "label", "content", "Status", "Priority", "Labels", "assignee", "parent", "sprint"
+]
 
 
 class EditRequested(EventData):
