@@ -10,6 +10,13 @@ carry one. A stale observation changes nothing. An observation of the same versi
 that adds information (the ADF description of a v3 refetch after a v2 webhook) emits
 an ``IssueChanged`` naming only the new fields.
 
+Partial responses: Jira returns only the fields a request names. A REST v3 observation
+updates the fields it carries and keeps the others of the last snapshot; a field absent
+from ``fields`` is unknown, a field present with null is empty. One without ``updated``
+has the version already folded, so it emits only the fields whose values changed. An
+issue with no snapshot yet needs every field in ``jira_shapes.NODE_FIELDS``, and an
+observation that lacks one raises :class:`FoldError`.
+
 Deletes and resurrection: a delete webhook deletes at the later of the issue's
 ``updated`` and the webhook ``timestamp``, unless the state already holds a newer
 version (then only a 404 decides). An ``IssueGone`` (a confirmed 404) always deletes,

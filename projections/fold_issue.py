@@ -5,7 +5,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from projections.jira_shapes import canonical_issue, iso_to_ms, parse_jira_time, to_ms
+from projections.errors import ShapeError
+from projections.jira_shapes import (
+    NODE_FIELDS,
+    canonical_issue,
+    first_snapshot,
+    iso_to_ms,
+    missing_node_fields,
+    observed_issue_fields,
+    parse_jira_time,
+    to_ms,
+)
 from streams.contract import (
     EventData,
     IssueAccessLost,
@@ -175,16 +185,30 @@ def fold_issue_observation(
     created: bool,
     description_changed: bool,
 ) -> Step:
-    """Fold one snapshot of an issue, from a v2 webhook or a v3 REST response."""
-    snapshot = canonical_issue(
-        issue,
-        representation="v3" if representation == "v3" else "v2",
-        sprint_field_id=sprint_field_id,
-        epic_link_field_id=epic_link_field_id,
-    )
+    """Fold one snapshot of an issue, from a v2 webhook or a v3 REST response.
+
+    A v3 response may carry only the fields its request named: those fields are merged
+    into the last snapshot. Without a last snapshot, a response that lacks a field in
+    ``NODE_FIELDS`` raises :class:`ShapeError`.
+    """
+    last: dict[str, Any] | None = state.get("snapshot")
+    if representation == "v3":
+        snapshot = observed_issue_fields(
+            issue,
+            sprint_field_id=sprint_field_id,
+            epic_link_field_id=epic_link_field_id,
+            known_issuetype=last["issuetype"] if last is not None else None,
+        )
+    else:
+        snapshot = canonical_issue(
+            issue,
+            representation="v2",
+            sprint_field_id=sprint_field_id,
+            epic_link_field_id=epic_link_field_id,
+        )
     issue_id = snapshot["id"]
-    updated_ms = iso_to_ms(snapshot["updated"])
-    version: Version = (updated_ms, changelog_id)
+    version = _observed_version(state, snapshot, changelog_id)
+    updated_ms = version[0]
 
     if state.get("deleted"):
         if compare_versions(version, _version_of(state, "deleted_version")) <= 0:
@@ -193,7 +217,7 @@ def fold_issue_observation(
                 issue_id,
                 cloud_id,
                 origin,
-                snapshot["updated"],
+                snapshot.get("updated", "unknown time"),
             )
             return state, [], []
         logger.info(
@@ -216,12 +240,14 @@ def fold_issue_observation(
             issue_id,
             cloud_id,
             origin,
-            snapshot["updated"],
+            snapshot.get("updated", "unknown time"),
         )
         return state, [], []
 
     merged = snapshot
-    if representation != "v3" and old is not None:
+    if representation == "v3":
+        merged = _merge_observed(old, snapshot, issue, cloud_id)
+    elif old is not None:
         # v2 bodies carry wiki text: keep the last ADF, and mark it unknown when it changed.
         merged = {
             **snapshot,
@@ -296,6 +322,37 @@ def fold_issue_observation(
         "pending": pending,
     }
     return new_state, events, refetch
+
+
+def _observed_version(
+    state: dict[str, Any], snapshot: dict[str, Any], changelog_id: int
+) -> Version:
+    """Return the version of an observation; one without ``updated`` has the state's version."""
+    updated = snapshot.get("updated")
+    if updated is not None:
+        return (iso_to_ms(updated), changelog_id)
+
+    # Nothing orders such a response, so it counts as the version already folded: it
+    # can add fields but never moves the version. After a delete that version is the
+    # deletion, so the response is ignored there.
+    return _version_of(state, "deleted_version" if state.get("deleted") else "version")
+
+
+def _merge_observed(
+    old: dict[str, Any] | None, observed: dict[str, Any], issue: dict[str, Any], cloud_id: str
+) -> dict[str, Any]:
+    """Return the last snapshot updated with the fields a v3 response carries."""
+    if old is not None:
+        return {**old, **observed}
+
+    missing = missing_node_fields(issue)
+    if missing:
+        raise ShapeError(
+            f"issue {observed['id']} ({observed['key']}, cloud {cloud_id}) has no earlier "
+            f"snapshot, and the response lacks the fields {', '.join(missing)}; the importer "
+            f"must request {', '.join(NODE_FIELDS)} for an issue the graph does not hold yet"
+        )
+    return first_snapshot(observed)
 
 
 def _refetch_reason(

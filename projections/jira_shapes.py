@@ -11,6 +11,10 @@ The canonical snapshot is what the fold compares and the mapping reads::
 
 Users are identified by ``accountId`` only: e-mail addresses and display names are
 not part of the snapshot because Jira may hide or change them.
+
+Jira returns only the fields a request names, so a REST v3 issue may carry a subset.
+:func:`observed_issue_fields` returns the snapshot keys such a response carries and
+leaves out the ones it does not, so the fold can merge them into the last snapshot.
 """
 
 from __future__ import annotations
@@ -264,6 +268,50 @@ def _account_id(user: object, issue_id: str) -> str | None:
     return None
 
 
+def _status(raw: object, issue_id: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ShapeError(f"issue {issue_id} status {raw!r} is not an object")
+    return {
+        "id": str(raw.get("id")),
+        "name": str(_require(raw, "name", f"issue {issue_id} status")),
+        "category_key": (raw.get("statusCategory") or {}).get("key"),
+    }
+
+
+def _priority(raw: object) -> dict[str, Any] | None:
+    if not isinstance(raw, dict):
+        return None
+    return {"id": str(raw.get("id")), "name": raw.get("name")}
+
+
+def _text_to_adf(text: str) -> dict[str, Any] | None:
+    """Return an ADF document that shows plain text as it is: blank lines split paragraphs."""
+    content: list[dict[str, Any]] = []
+    for block in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").strip()):
+        inline: list[dict[str, Any]] = []
+        for line in block.split("\n"):
+            if inline:
+                inline.append({"type": "hardBreak"})
+            if line:
+                inline.append({"type": "text", "text": line})
+        if inline:
+            content.append({"type": "paragraph", "content": inline})
+    if not content:
+        return None
+    return {"type": "doc", "version": 1, "content": content}
+
+
+def _description_adf(value: object, issue_id: str) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        # REST v3 returns ADF, but some responses (Atlassian's own search example among
+        # them) carry the v2 text. Showing that text verbatim keeps it visible.
+        logger.info("issue %s has a text description in a REST v3 response; kept as text", issue_id)
+        return _text_to_adf(value)
+    return None
+
+
 def canonical_issue(
     issue: dict[str, Any],
     *,
@@ -273,7 +321,8 @@ def canonical_issue(
 ) -> dict[str, Any]:
     """Return the canonical snapshot of an issue from REST v3 (ADF) or v2/webhook JSON.
 
-    Raises :class:`ShapeError` when an identifying or required field is missing.
+    Absent optional fields read as empty. Raises :class:`ShapeError` when an
+    identifying or required field is missing.
     """
     issue_id = str(_require(issue, "id", "issue"))
     fields = issue.get("fields")
@@ -283,16 +332,14 @@ def canonical_issue(
     status = _require(fields, "status", f"issue {issue_id} fields")
     issuetype = _issuetype(fields, issue_id)
 
-    priority = fields.get("priority")
     labels = fields.get("labels") or []
     sprint_field = sprint_field_id or find_sprint_field_id(fields)
     sprints, _unknown = sprint_ids(
         fields.get(sprint_field) if sprint_field else None, issue_id=issue_id
     )
 
-    description = fields.get("description")
     if representation == "v3":
-        description_adf = description if isinstance(description, dict) else None
+        description_adf = _description_adf(fields.get("description"), issue_id)
         description_known = True
     else:
         description_adf = None
@@ -307,14 +354,8 @@ def canonical_issue(
         "summary": str(fields.get("summary") or ""),
         "description_adf": description_adf,
         "description_known": description_known,
-        "status": {
-            "id": str(status.get("id")),
-            "name": str(_require(status, "name", f"issue {issue_id} status")),
-            "category_key": (status.get("statusCategory") or {}).get("key"),
-        },
-        "priority": {"id": str(priority.get("id")), "name": priority.get("name")}
-        if isinstance(priority, dict)
-        else None,
+        "status": _status(status, issue_id),
+        "priority": _priority(fields.get("priority")),
         "labels": sorted(str(label) for label in labels),
         "assignee": _account_id(fields.get("assignee"), issue_id),
         "parent": _parent(fields, issuetype, epic_link_field_id, issue_id),
@@ -322,6 +363,105 @@ def canonical_issue(
         "created": canonical_time(_require(fields, "created", f"issue {issue_id} fields")),
         "updated": canonical_time(_require(fields, "updated", f"issue {issue_id} fields")),
     }
+
+
+# --- partial issue ---------------------------------------------------------------------
+
+# Jira fields a node cannot be built without. The importer and the refetcher request
+# them, with every optional field, for each issue they fetch.
+NODE_FIELDS: tuple[str, ...] = ("issuetype", "status", "summary", "project", "created", "updated")
+
+
+def missing_node_fields(issue: dict[str, Any]) -> list[str]:
+    """Return the names in ``NODE_FIELDS`` that the issue's ``fields`` object lacks."""
+    fields = issue.get("fields")
+    if not isinstance(fields, dict):
+        return list(NODE_FIELDS)
+    return [name for name in NODE_FIELDS if name not in fields]
+
+
+def first_snapshot(observed: dict[str, Any]) -> dict[str, Any]:
+    """Return a snapshot of observed fields, with the optional fields they lack left empty.
+
+    A description that was not returned is unknown rather than empty.
+    """
+    return {
+        "description_adf": None,
+        "description_known": False,
+        "priority": None,
+        "labels": [],
+        "assignee": None,
+        "parent": None,
+        "sprint_ids": [],
+        **observed,
+    }
+
+
+def observed_issue_fields(
+    issue: dict[str, Any],
+    *,
+    sprint_field_id: str | None,
+    epic_link_field_id: str | None,
+    known_issuetype: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the canonical snapshot keys that a REST v3 issue carries.
+
+    A field absent from ``fields`` is unknown and its keys are left out, while a
+    field present with null reads as empty. ``id`` and ``key`` are always returned.
+    ``known_issuetype`` is the issue type of the last snapshot; it decides the parent
+    kind when the response has a parent but no issue type. Raises
+    :class:`ShapeError` when a present field is malformed.
+    """
+    issue_id = str(_require(issue, "id", "issue"))
+    fields = issue.get("fields")
+    if not isinstance(fields, dict):
+        raise ShapeError(f"issue {issue_id} has no 'fields' object")
+    observed: dict[str, Any] = {
+        "id": issue_id,
+        "key": str(_require(issue, "key", f"issue {issue_id}")),
+    }
+    where = f"issue {issue_id} fields"
+
+    if "project" in fields:
+        project = _require(fields, "project", where)
+        observed["project_id"] = str(_require(project, "id", f"issue {issue_id} project"))
+        observed["project_key"] = project.get("key")
+    issuetype = known_issuetype
+    if "issuetype" in fields:
+        issuetype = observed["issuetype"] = _issuetype(fields, issue_id)
+    if "summary" in fields:
+        observed["summary"] = str(fields["summary"] or "")
+    if "description" in fields:
+        observed["description_adf"] = _description_adf(fields["description"], issue_id)
+        observed["description_known"] = True
+    if "status" in fields:
+        observed["status"] = _status(_require(fields, "status", where), issue_id)
+    if "priority" in fields:
+        observed["priority"] = _priority(fields["priority"])
+    if "labels" in fields:
+        observed["labels"] = sorted(str(label) for label in fields["labels"] or [])
+    if "assignee" in fields:
+        observed["assignee"] = _account_id(fields["assignee"], issue_id)
+    if "created" in fields:
+        observed["created"] = canonical_time(_require(fields, "created", where))
+    if "updated" in fields:
+        observed["updated"] = canonical_time(_require(fields, "updated", where))
+
+    # Jira leaves `parent` out when an issue has none, and an empty sprint field of an
+    # unknown id looks like any other custom field. In a response with every node
+    # field, which is what the importer and the refetcher request, both absences
+    # therefore mean "none"; in a smaller one they stay unknown.
+    complete = all(name in fields for name in NODE_FIELDS)
+    epic_link = fields.get(epic_link_field_id) if epic_link_field_id else None
+    if issuetype is not None and (complete or "parent" in fields or epic_link):
+        observed["parent"] = _parent(fields, issuetype, epic_link_field_id, issue_id)
+
+    sprint_field = sprint_field_id or find_sprint_field_id(fields)
+    if complete or (sprint_field is not None and sprint_field in fields):
+        observed["sprint_ids"], _unknown = sprint_ids(
+            fields.get(sprint_field) if sprint_field else None, issue_id=issue_id
+        )
+    return observed
 
 
 def canonical_sprint(sprint: dict[str, Any]) -> dict[str, Any]:
