@@ -90,7 +90,7 @@ class Traced:
 
     latencies_ms: list[float]
     untraced: int
-    # Wall-clock span in ms from the first acceptance to the last first graph change.
+    # Milliseconds from the first acceptance to the latest first graph change of a delivery.
     span_ms: float = 0.0
 
     @property
@@ -247,6 +247,20 @@ async def _run_phase(bootstrap: str, names: TopicNames, ingress_port: int, token
     return traced, http_p99
 
 
+async def _agent_busy(http: httpx.AsyncClient, read_port: int) -> str:
+    """Describe the time each agent spent in its step per record, from the worker's ``/stats``."""
+    response = await http.get(f"http://127.0.0.1:{read_port}/stats")
+    response.raise_for_status()
+    parts = []
+    for name, stats in sorted(response.json().items()):
+        processed = int(stats["processed"])
+        if processed:
+            parts.append(f"{name} {processed:,} records, "
+                         f"{float(stats['busy_s']) * 1000 / processed:.2f} ms each")
+    return ("worker agents over the live run, import included, time from decode to the "
+            "last send: " + ("; ".join(parts) or "no records"))
+
+
 async def _stable_hash(http: httpx.AsyncClient, read_port: int) -> tuple[str, int]:
     """Return the live graph hash and node count once two reads 2 s apart agree."""
     previous = await _summary(http, read_port)
@@ -325,6 +339,7 @@ async def _measure(bootstrap: str, names: TopicNames, seed: int, load: LiveLoad,
                 if index:
                     results.append(outcome)
             rows, measurements = _phase_rows(load, results)
+            notes.append(await _agent_busy(http, read_port))
 
             live_hash, live_nodes = await _stable_hash(http, read_port)
             replay_rows, replay_notes = await _replays(bootstrap, names, Path(scratch),
