@@ -187,8 +187,8 @@ def fold_issue_observation(
 ) -> Step:
     """Fold one snapshot of an issue, from a v2 webhook or a v3 REST response.
 
-    A v3 response may carry only the fields its request named: those fields are merged
-    into the last snapshot. Without a last snapshot, a response that lacks a field in
+    A v3 response may carry only the fields its request named, so only those fields
+    change the last snapshot. Without a last snapshot, a response that lacks a field in
     ``NODE_FIELDS`` raises :class:`ShapeError`.
     """
     last: dict[str, Any] | None = state.get("snapshot")
@@ -332,9 +332,9 @@ def _observed_version(
     if updated is not None:
         return (iso_to_ms(updated), changelog_id)
 
-    # Nothing orders such a response, so it counts as the version already folded: it
-    # can add fields but never moves the version. After a delete that version is the
-    # deletion, so the response is ignored there.
+    # Nothing orders such a response, so it counts as the version already folded. It
+    # can change fields but never moves the version. After a delete that version is the
+    # deletion, so the response is ignored.
     return _version_of(state, "deleted_version" if state.get("deleted") else "version")
 
 

@@ -285,7 +285,10 @@ def _priority(raw: object) -> dict[str, Any] | None:
 
 
 def _text_to_adf(text: str) -> dict[str, Any] | None:
-    """Return an ADF document that shows plain text as it is: blank lines split paragraphs."""
+    """Return an ADF document of plain text shown verbatim.
+
+    Blank lines split paragraphs, and other line breaks become hard breaks.
+    """
     content: list[dict[str, Any]] = []
     for block in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").strip()):
         inline: list[dict[str, Any]] = []
@@ -305,8 +308,8 @@ def _description_adf(value: object, issue_id: str) -> dict[str, Any] | None:
     if isinstance(value, dict):
         return value
     if isinstance(value, str):
-        # REST v3 returns ADF, but some responses (Atlassian's own search example among
-        # them) carry the v2 text. Showing that text verbatim keeps it visible.
+        # REST v3 returns ADF, but the search example in Atlassian's REST v3 specification
+        # has a text description. Showing such text verbatim keeps it visible.
         logger.info("issue %s has a text description in a REST v3 response; kept as text", issue_id)
         return _text_to_adf(value)
     return None
@@ -448,9 +451,9 @@ def observed_issue_fields(
         observed["updated"] = canonical_time(_require(fields, "updated", where))
 
     # Jira leaves `parent` out when an issue has none, and an empty sprint field of an
-    # unknown id looks like any other custom field. In a response with every node
-    # field, which is what the importer and the refetcher request, both absences
-    # therefore mean "none"; in a smaller one they stay unknown.
+    # unknown id looks like any other custom field. The importer and the refetcher
+    # request every node field, so in such a response both absences mean "none".
+    # In a smaller response they stay unknown.
     complete = all(name in fields for name in NODE_FIELDS)
     epic_link = fields.get(epic_link_field_id) if epic_link_field_id else None
     if issuetype is not None and (complete or "parent" in fields or epic_link):
