@@ -60,11 +60,22 @@ class Settings:
         )
 
 
+_FIXES = {
+    "JIRA_CLIENT_ID": "set it to the client id of the OAuth 2.0 (3LO) app",
+    "JIRA_CLIENT_SECRET": "set it to the secret of the OAuth 2.0 (3LO) app",
+    "TOKEN_ENCRYPTION_KEYS": (
+        "set it to one or more comma-separated Fernet keys, newest first; generate one "
+        "with cryptography.fernet.Fernet.generate_key()"
+    ),
+    "NAUMU_JWT_KEY": "set it to the HS256 key Naumu signs user tokens with (32+ bytes)",
+}
+
+
 def _required(env: Mapping[str, str], name: str, *, secret: bool = False) -> str:
     value = env.get(name, "").strip()
     if not value:
-        kind = "secret" if secret else "value"
-        raise ConfigurationError(f"{name} is missing or empty; set it to the OAuth app's {kind}")
+        fix = _FIXES.get(name, "set it" + (" to the secret" if secret else ""))
+        raise ConfigurationError(f"{name} is missing or empty; {fix}")
     return value
 
 

@@ -268,11 +268,10 @@ class Demo:
         auth = {"Authorization": f"Bearer {self.token}"}
         status = (await http.get(f"{self.ingress}/spaces/{SPACE_ID}/jira", headers=auth))
         if status.status_code == 200 and status.json().get("status") not in (None, "disconnected"):
-            say("The demo space is connected from an earlier run: disconnecting it softly "
-                "(nodes are kept) and connecting again")
-            (await http.post(f"{self.ingress}/spaces/{SPACE_ID}/jira/disconnect",
-                             headers=auth)).raise_for_status()
-
+            # The sandbox restarted with the run, so the stored tokens are void: consenting
+            # again is the re-authorisation an admin does, and the nodes stay as they are.
+            say("The demo space is connected from the interrupted run; consenting again "
+                "renews its tokens")
         say("Connecting the space: OAuth consent, then the site choice")
         begin = await http.post(f"{self.ingress}/spaces/{SPACE_ID}/jira/connect",
                                 headers={**auth, "Accept": "application/json"})
@@ -487,6 +486,7 @@ class Demo:
         async with httpx.AsyncClient(timeout=30) as http:
             cloud_id = await self.connect(http)
             await self.wait_import(http, cloud_id)
+            _mark_changed(STATE_ROOT, self.run_state)
             await self.live_phase(http, cloud_id)
             writeback = await round_trips(self, http, cloud_id)
             report = await self.reconcile(http, cloud_id)
@@ -533,9 +533,14 @@ def _begin_run(state: Path) -> dict[str, Any]:
     state.mkdir(parents=True, exist_ok=True)
     path = state / RUN_FILE
     previous = json.loads(path.read_text()) if path.exists() else None
-    if previous is not None and not previous.get("completed"):
+    if previous is not None and not previous.get("completed") and not previous.get("changed"):
         say(f"Resuming the interrupted demo run {previous['prefix']!r}")
         return dict(previous)
+    if previous is not None and not previous.get("completed"):
+        # The interrupted run had already changed the sandbox, which starts afresh from
+        # the generated site, so its log no longer describes this sandbox.
+        say(f"The interrupted run {previous['prefix']!r} had changed issues already; "
+            "starting a new run")
     number = int(previous["number"]) + 1 if previous is not None else 1
     # The random part keeps runs of different checkouts apart on a shared broker.
     run = {"number": number, "prefix": f"demo{number}-{secrets.token_hex(3)}.",
@@ -546,6 +551,12 @@ def _begin_run(state: Path) -> dict[str, Any]:
 
 def _finish_run(state: Path, run: dict[str, Any]) -> None:
     (state / RUN_FILE).write_text(json.dumps({**run, "completed": True}))
+
+
+def _mark_changed(state: Path, run: dict[str, Any]) -> None:
+    """Record that the run is about to change the sandbox, so it cannot be resumed."""
+    run["changed"] = True
+    (state / RUN_FILE).write_text(json.dumps(run))
 
 
 def _first_site_account(sites: Any) -> str:
@@ -666,7 +677,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         summary = asyncio.run(main())
     except KeyboardInterrupt:
-        say("Stopped. Run the same command again to resume.")
+        say("Stopped. Running the same command again resumes an interrupted import, "
+            "or starts a new run.")
         return 130
     ok = summary["mismatches"] == 0 and summary["issue_nodes"] == summary["issues_in_jira"]
     return 0 if ok else 1

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from service.cli import Command, register
 from streams.settings import Settings as StreamsSettings
@@ -31,9 +32,14 @@ async def consumer_lag(settings: StreamsSettings, group_id: str,
                        topics: list[str]) -> list[dict[str, Any]]:
     """Return committed offset, end offset and lag per partition of ``topics``."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
-    await consumer.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    try:
+        await consumer.start()
+    except BaseException:
+        await consumer.stop()
+        await admin.close()
+        raise
     try:
         committed = await admin.list_consumer_group_offsets(group_id)
         # A new consumer knows no topics until it asks the cluster for metadata.
@@ -99,7 +105,13 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_status(args: argparse.Namespace) -> int:
-    status = asyncio.run(gather_status(StreamsSettings.from_env(), args.worker_url))
+    settings = StreamsSettings.from_env()
+    try:
+        status = asyncio.run(gather_status(settings, args.worker_url))
+    except KafkaError as exc:
+        print(f"naumu-jira status: Kafka at {settings.kafka_bootstrap_servers} did not answer "
+              f"({exc}); start the broker or set KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(status))
     else:

@@ -34,6 +34,7 @@ from mode import Service
 
 from ingest.connection import ConnectionStatus
 from ingest.connections import ConnectionRegistry
+from ingest.identity import SpaceDirectory
 from ingest.settings import Settings as IngestSettings
 from ingest.token_cipher import TokenCipher
 from ingest.webhook_registration import webhook_url
@@ -177,6 +178,7 @@ class WorkerServices(Service):
         self.nodes = nodes
         self.producer: Producer | None = None
         self.registry: ConnectionRegistry | None = None
+        self.spaces: SpaceDirectory | None = None
         self.tokens: TokenManager | None = None
         self.ingest: IngestServices | None = None
         self.reconciler: Reconciler | None = None
@@ -200,6 +202,8 @@ class WorkerServices(Service):
             bootstrap_servers=settings.kafka_bootstrap_servers,
         )
         await self.registry.start()
+        self.spaces = SpaceDirectory(settings.kafka_bootstrap_servers, settings.topics.spaces)
+        await self.spaces.start()
         self.tokens = TokenManager(
             self.registry, client_id=settings.client_id, client_secret=settings.client_secret,
             http=self.http, on_invalid_grant=self.registry.require_reauthorisation_of,
@@ -252,6 +256,8 @@ class WorkerServices(Service):
             await self.reconciler.stop()
         if self.ingest is not None:
             await self.ingest.stop()
+        if self.spaces is not None:
+            await self.spaces.stop()
         if self.registry is not None:
             await self.registry.stop()
         if self.producer is not None:

@@ -171,11 +171,34 @@ def writeback_agent(
             WRITEBACK_OUTCOMES.labels(result.outcome, result.field).inc()
             stats.processed += 1
             stats.published += 1
-            log.info("edit applied edit_id=%s node_id=%s field=%s outcome=%s",
+            log.info("edit finished edit_id=%s node_id=%s field=%s outcome=%s",
                      edit.edit_id, edit.node_id, edit.field, result.outcome)
 
     app.agent(raw_topic(app, names.edits), name="writeback")(process)
     return stats
+
+
+_TEXT_FIELDS = {"label", "content", "Status", "Priority", "assignee", "parent", "sprint"}
+
+
+def invalid_value(edit: EditRequested) -> str | None:
+    """Return why an edit's value has the wrong type for its field, or None when it fits.
+
+    Labels take a list of strings, the other fields one string (a name, Markdown or a
+    node id); only the parent and the sprint may be cleared with null.
+    """
+    value = edit.value
+    if edit.field == "Labels":
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            return (f"Labels edit {edit.edit_id} has value {value!r}; send a list of label "
+                    "strings")
+        return None
+    if value is None and edit.field in ("parent", "sprint"):
+        return None
+    if edit.field in _TEXT_FIELDS and not isinstance(value, str):
+        return (f"{edit.field} edit {edit.edit_id} has value {value!r} of type "
+                f"{type(value).__name__}; send a string")
+    return None
 
 
 def _failed(edit: EditRequested, reason: str) -> WritebackResult:
@@ -189,6 +212,14 @@ async def _apply(edit: EditRequested, *, lookup: NodeLookup, ledger: TableLedger
         return WritebackResult(edit_id=edit.edit_id, space_id=edit.space_id,
                                node_id=edit.node_id, field=edit.field, outcome="rejected",
                                reason=reason)
+
+    problem = invalid_value(edit)
+    if problem is not None:
+        return rejected(problem)
+    spaces = services.spaces
+    if spaces is not None and spaces.role_of(edit.space_id, edit.user_id) is None:
+        return rejected(f"user {edit.user_id} is not a member of space {edit.space_id}; "
+                        "only members of a space can edit its nodes")
 
     target = await lookup.target(edit)
     if target is None:

@@ -45,6 +45,11 @@ def create_app(settings: Settings, *, app_id: str = APP_ID) -> faust.App:
         processing_guarantee=settings.processing_guarantee,
         producer_acks=-1,
         producer_request_timeout=request_timeout,
+        # Graph records are several KB each; aiokafka's default 16 KiB batch holds one or
+        # two, so every send waited for a round trip. Half the broker's default maximum
+        # message size keeps a batch under it.
+        producer_max_batch_size=512 * 1024,
+        producer_linger=0.0,
         topic_replication_factor=settings.topic_replication_factor,
         topic_partitions=topics.PARTITIONS,
         key_serializer="raw",
