@@ -20,6 +20,7 @@ from ingest.context import Ingress
 from ingest.errors import ConflictError, ValidationError
 from ingest.identity import user_of
 from ingest.oauth_state import code_challenge
+from jiraclient.errors import JiraBadRequest, JiraForbidden, JiraUnauthorized
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +92,18 @@ async def callback(request: Request) -> Response:
     if not code:
         raise ValidationError("the callback has no code parameter; start the connection again")
 
-    tokens = await ingress.tokens.exchange_code(
-        code, ingress.settings.redirect_url, consent.code_verifier
-    )
+    try:
+        tokens = await ingress.tokens.exchange_code(
+            code, ingress.settings.redirect_url, consent.code_verifier
+        )
+    except (JiraBadRequest, JiraUnauthorized, JiraForbidden) as exc:
+        # Atlassian refused the code itself (expired, reused or forged): the admin
+        # starts again; a 5xx stays a 502 through the app's Jira error handler.
+        logger.warning("authorization code rejected space_id=%s: %s", consent.space_id, exc)
+        raise ValidationError(
+            "Atlassian rejected the authorization code (expired, already used or not "
+            "issued for this app); start the connection again"
+        ) from exc
     sites = await ingress.tokens.accessible_resources(tokens.access_token)
     account_id = await _account_id(ingress, tokens.access_token)
 

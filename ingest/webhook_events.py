@@ -39,8 +39,11 @@ class MissingEntityError(Exception):
 def _id_at(payload: dict[str, Any], container: str, field: str) -> str:
     value = payload.get(container)
     identifier = value.get(field) if isinstance(value, dict) else None
+    # Jira's ids are numbers or strings; anything else cannot name an entity.
+    if isinstance(identifier, bool) or not isinstance(identifier, str | int):
+        identifier = None
     if identifier is None or identifier == "":
-        raise MissingEntityError(f"{container}.{field} is missing")
+        raise MissingEntityError(f"{container}.{field} is missing or not a string or number")
     return str(identifier)
 
 

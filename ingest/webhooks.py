@@ -48,17 +48,20 @@ async def receive_webhook(request: Request) -> Response:
     started = time.monotonic()
 
     body = await read_limited(request, ingress.settings.webhook_max_body_bytes)
-    connection = _connection_for(ingress, space_id)
-    cloud_id = connection.cloud_id or ""
 
+    # Authenticate before saying anything about the space, so an anonymous caller
+    # cannot learn which spaces are connected.
+    known = ingress.registry.get(space_id)
     verify_delivery(
         request.headers,
         body,
         client_id=ingress.settings.client_id,
         client_secret=ingress.settings.client_secret,
         admin_secret=ingress.settings.admin_webhook_secret,
-        cloud_id=connection.cloud_id,
+        cloud_id=known.cloud_id if known is not None else None,
     )
+    connection = _connection_for(ingress, space_id)
+    cloud_id = connection.cloud_id or ""
     payload = _parse(body, space_id)
     webhook_event = payload["webhookEvent"]
 
