@@ -145,7 +145,8 @@ async def _wait_http(url: str, processes: Processes, timeout_s: float = 90) -> N
                 if (await http.get(url)).status_code < 500:
                     return
             await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
+    raise TimeoutError(f"{url} did not respond within {timeout_s:.0f} s; see the logs in "
+                       f"{STATE_ROOT / 'logs'}")
 
 
 def _progress(done: int, total: int, started: float) -> None:
@@ -330,7 +331,7 @@ class Demo:
 
     async def wait_import(self, http: httpx.AsyncClient, cloud_id: str) -> None:
         truth = await self.truth(http, cloud_id)
-        wanted = {node_id(SPACE_ID, cloud_id, "issue", entry["id"]) for entry in truth}
+        expected_ids = {node_id(SPACE_ID, cloud_id, "issue", entry["id"]) for entry in truth}
         started = time.monotonic()
         deadline = started + self.config.import_timeout_s
         while True:
@@ -338,13 +339,13 @@ class Demo:
             summary = (await http.get(f"{self.read_api}/spaces/{SPACE_ID}/graph/summary")).json()
             done = sum(count for kind, count in summary.get("nodes_by_type", {}).items()
                        if kind not in ("Project", "Sprint", "Member"))
-            _progress(min(done, len(wanted)), len(wanted), started)
-            if done >= len(wanted):
+            _progress(min(done, len(expected_ids)), len(expected_ids), started)
+            if done >= len(expected_ids):
                 say("")
                 return
             if time.monotonic() > deadline:
                 say("")
-                raise TimeoutError(f"the import had {done} of {len(wanted)} issues after "
+                raise TimeoutError(f"the import had {done} of {len(expected_ids)} issues after "
                                    f"{self.config.import_timeout_s:.0f} s; see var/demo/logs")
             await asyncio.sleep(0.5)
 
@@ -645,8 +646,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # Ctrl-C must stop the demo even when it was started with SIGINT ignored (as
-    # shells do for background jobs); the children are stopped in the finally below.
+    # Shells start background jobs with SIGINT ignored. Ctrl-C must stop the demo anyway,
+    # and the finally block below stops the children.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda signum, frame: signal.default_int_handler(signum, frame))
     config = DemoConfig(args.seed, args.issues, args.projects, args.users, args.live_changes,

@@ -184,8 +184,8 @@ _TEXT_FIELDS = {"label", "content", "Status", "Priority", "assignee", "parent", 
 def invalid_value(edit: EditRequested) -> str | None:
     """Return why an edit's value has the wrong type for its field, or None when it fits.
 
-    Labels take a list of strings, the other fields one string (a name, Markdown or a
-    node id); only the parent and the sprint may be cleared with null.
+    Labels take a list of strings. The other fields take one string: a name, Markdown
+    or a node id. Only the parent and the sprint may be cleared with null.
     """
     value = edit.value
     if edit.field == "Labels":
