@@ -118,6 +118,10 @@ async def callback(request: Request) -> Response:
     ingress.tokens.forget(connection.connection_id)
     if connection.status is ConnectionStatus.ACTIVE and not _was_active_on(before, connection):
         await ingress.lifecycle.activated(connection)
+    elif connection.status is ConnectionStatus.ACTIVE:
+        # A renewed consent on the same site: the registrations may have expired or been
+        # lost with the old grant, and registering is an upsert, so make sure they exist.
+        await ingress.lifecycle.register_webhooks(connection)
     return JSONResponse(connection.public_view())
 
 

@@ -46,7 +46,10 @@ class ConnectionLifecycle:
             f"Connected to Jira site {site.name if site else connection.cloud_id}; "
             "the import starts now.",
         )
+        await self.register_webhooks(connection)
 
+    async def register_webhooks(self, connection: Connection) -> None:
+        """Register (upsert) the connection's webhooks, posting failures to the thread."""
         try:
             outcome = await self._webhooks.register(connection)
         except JiraError as exc:
