@@ -9,6 +9,7 @@ import httpx
 import pytest
 from conftest import read_topic
 
+from ingest.import_cursor import ImportPhase, load_cursor
 from ingest.importer import ISSUE_FIELDS, Importer
 from ingest.worker import import_transactional_id
 from jira_sandbox import adf, render
@@ -80,9 +81,17 @@ async def _import(bootstrap: str, names: TopicNames) -> Imported:
     ):
         client = JiraClient(site.cloud_id, tokens=tokens, http=http, api_url=SANDBOX_URL,
                             page_size=COLLECTION_PAGE_SIZE)
-        importer = Importer(space_id=SPACE_ID, cloud_id=site.cloud_id, client=client,
-                            producer=producer, topics=names)
-        await importer.run()
+        # A broker that has just created the topics may still be electing partition
+        # leaders; an import that gave up then resumes from its cursor, as a restarted
+        # worker does.
+        for _ in range(3):
+            cursor = await load_cursor(bootstrap, names.connections, SPACE_ID)
+            importer = Importer(space_id=SPACE_ID, cloud_id=site.cloud_id, client=client,
+                                producer=producer, topics=names, cursor=cursor)
+            result = await importer.run()
+            if result.phase is ImportPhase.DONE:
+                break
+        assert result.phase is ImportPhase.DONE, result.reason
 
     inbound = await read_topic(bootstrap, names.inbound)
     return Imported(site, busy, quiet, inbound)
