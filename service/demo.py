@@ -3,10 +3,11 @@
 The demo starts (or reuses) a local Kafka broker, a Jira sandbox with a
 generated site, the ingress and the worker, each as its own process, as a
 deployment runs them. It then acts as a space admin over the real HTTP
-endpoints (connect, consent, site choice), waits for the import, changes
-issues in the sandbox as Jira users would, applies a Naumu edit back to Jira,
-runs a reconciliation against lost webhooks, and checks the graph against the
-sandbox's truth. State lives under ``var/demo`` so an interrupted demo resumes.
+endpoints: connect, consent and site choice. It waits for the import and
+changes issues in the sandbox as Jira users would. It writes a Naumu edit of
+every field back to Jira, runs a reconciliation against lost webhooks, replays
+the event log, and checks the graph against the sandbox's truth. State lives
+under ``var/demo``, so a demo interrupted during its import resumes.
 """
 
 from __future__ import annotations
