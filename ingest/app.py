@@ -60,7 +60,8 @@ async def _jira_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    code = "not_found" if exc.status_code == 404 else f"http_{exc.status_code}"
+    codes = {404: "not_found", 405: "method_not_allowed"}
+    code = codes.get(exc.status_code, f"http_{exc.status_code}")
     message = (
         f"no route for {request.method} {request.url.path}; see docs/openapi.yaml"
         if exc.status_code in (404, 405)

@@ -201,7 +201,13 @@ class Demo:
 
         bootstrap = await self.bootstrap_servers()
         report = await ensure_topics(bootstrap, self.names.specs())
-        say(f"Topics: {report.describe() if hasattr(report, 'describe') else report}")
+        created = len(report.created)
+        if report.drift:
+            say(f"Topics differ from their spec:\n{report.describe()}")
+        elif created:
+            say(f"Topics: {created} created, {len(self.names.specs()) - created} already present")
+        else:
+            say("Topics: all present, nothing to change")
 
         sandbox_port, ingress_port, read_port = (localkafka.free_port() for _ in range(3))
         self.sandbox = f"http://127.0.0.1:{sandbox_port}"
@@ -654,8 +660,11 @@ def _run(args: argparse.Namespace) -> int:
     config = DemoConfig(args.seed, args.issues, args.projects, args.users, args.live_changes,
                         args.json, args.exit, args.import_timeout)
     demo = Demo(config)
-    for noisy in ("httpx", "aiokafka"):
+    # The demo prints its own progress; library chatter (topic creation lines, leader
+    # elections on new topics) would repeat it or look like failures.
+    for noisy in ("httpx", "streams.admin", "streams.producer", "service.replay"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
 
     async def main() -> dict[str, Any]:
         try:

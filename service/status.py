@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -79,6 +80,12 @@ async def gather_status(settings: StreamsSettings, worker_url: str) -> dict[str,
     return status
 
 
+def _time(epoch_ms: int | None) -> str:
+    if not epoch_ms:
+        return "never"
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="seconds")
+
+
 def _print_status(status: dict[str, Any]) -> None:
     print(f"consumer group {status['consumer_group']}")
     for row in status["lag"]:
@@ -91,7 +98,8 @@ def _print_status(status: dict[str, Any]) -> None:
     for connection in worker.get("connections", []):
         report = connection.get("last_reconciliation") or {}
         print(f"space {connection.get('space_id')}: {connection.get('status')} "
-              f"site {connection.get('cloud_id')} last webhook {connection.get('last_webhook_ms')} "
+              f"site {connection.get('cloud_id')} last webhook "
+              f"{_time(connection.get('last_webhook_ms'))} "
               f"last reconciliation drift "
               f"{ {k: report.get(k) for k in ('missing', 'stale', 'extra')} if report else None}")
     for error in worker.get("recent_errors", [])[-10:]:
