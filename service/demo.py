@@ -286,7 +286,7 @@ class Demo:
         begin.raise_for_status()
         authorize_url = begin.json()["authorize_url"]
         sites = (await http.get(f"{self.sandbox}/_sandbox/sites")).json()
-        # The sandbox's consent page asks which account signs in, as Atlassian's does;
+        # The sandbox's consent page requests the account that signs in, as Atlassian's does;
         # the demo signs in as the admin whose account reaches both generated sites.
         account = _first_site_account(sites)
         consent = await http.get(f"{authorize_url}&login_hint={quote(account)}",

@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def formatter() -> logging.Formatter:
-    """Return the formatter that ``LOG_FORMAT`` (``text`` or ``json``) asks for."""
+    """Return the formatter that ``LOG_FORMAT`` (``text`` or ``json``) selects."""
     choice = os.environ.get("LOG_FORMAT", "text").strip().lower()
     if choice == "json":
         return JsonFormatter()

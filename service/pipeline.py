@@ -15,6 +15,7 @@ from typing import Any
 
 from projections.fold import FoldContext, fold
 from projections.graph import project
+from projections.readmodel import edge_list
 from projections.schema import schema_step as schema_fold
 from streams import codec
 from streams.contract import (
@@ -206,12 +207,7 @@ def live_node(state: dict[str, Any]) -> dict[str, Any] | None:
     """
     if state.get("deleted") or state.get("node") is None:
         return None
-    node = dict(state["node"])
-    node["edges"] = [
-        {"edge_id": key, "edge_type": value[0], "from_node": value[1], "to_node": value[2]}
-        for key, value in sorted(state.get("edges", {}).items())
-    ]
-    return node
+    return {**state["node"], "edges": edge_list(state.get("edges", {}))}
 
 
 def node_updated_ms(node: dict[str, Any]) -> int:

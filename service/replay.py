@@ -62,7 +62,7 @@ def _prepare_state_dir(state_dir: Path) -> None:
 
 @dataclass
 class ReplayResult:
-    """What a replay rebuilt: counts, time and the graph hash of each space."""
+    """Counts, time and per-space graph hashes of one replay."""
 
     events: int = 0
     changes: int = 0

@@ -1,7 +1,7 @@
 """``naumu-jira status`` and ``naumu-jira reconcile``: the operator's view and lever.
 
 ``status`` reads consumer lag straight from Kafka (committed offsets of the
-worker's consumer group against each partition's end) and asks the worker's
+worker's consumer group against each partition's end) and requests from the worker's
 HTTP endpoint for per-connection facts: the last webhook, the last
 reconciliation and its drift, and recent errors. ``reconcile`` asks the worker
 to run a reconciliation now.
@@ -43,7 +43,7 @@ async def consumer_lag(settings: StreamsSettings, group_id: str,
         raise
     try:
         committed = await admin.list_consumer_group_offsets(group_id)
-        # A new consumer knows no topics until it asks the cluster for metadata.
+        # A new consumer has no topic metadata until it requests it from the cluster.
         await consumer._client.force_metadata_update()
         partitions = [TopicPartition(topic, partition)
                       for topic in topics

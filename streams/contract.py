@@ -51,7 +51,7 @@ class IssueObserved(EventData):
 
 
 class IssueGone(EventData):
-    """Jira answered 404 for an issue the graph holds: the deletion is confirmed."""
+    """Jira returned 404 for an issue the graph contains, which confirms the deletion."""
 
     space_id: str
     cloud_id: str
@@ -146,7 +146,7 @@ class ConnectionSnapshot(EventData):
 
 
 class ImportCursorSaved(EventData):
-    """Where a space's import stands, committed with the page it follows.
+    """The position of a space's import, committed with the page it follows.
 
     Internal to the service, on ``jira.connections`` under the key ``{space id}:import``.
     """
