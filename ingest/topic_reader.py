@@ -4,6 +4,13 @@ Compacted state topics (connections, space roles, delivered webhook ids) are
 loaded this way at start: :meth:`TopicFollower.start` returns once every
 partition has been read up to the end offsets it saw when it started, and a
 background task then applies later records as they arrive.
+
+The end offsets are the high watermarks, not the read-committed end. A
+transactional producer's commit returns before the broker has written the
+commit markers, so right after a commit the read-committed end can still lie
+before the committed records. Reading to the high watermark waits for those
+markers; a transaction that stays open longer than ``settle_timeout_s`` (a
+producer that died mid-transaction) is left to the background follower.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ logger = logging.getLogger(__name__)
 RecordHandler = Callable[[ConsumerRecord], None]
 
 METADATA_ATTEMPTS = 50
+SETTLE_TIMEOUT_S = 10.0
 
 
 class TopicFollower:
@@ -32,11 +40,13 @@ class TopicFollower:
         handle: RecordHandler,
         *,
         follow: bool = True,
+        settle_timeout_s: float = SETTLE_TIMEOUT_S,
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._topic = topic
         self._handle = handle
         self._follow = follow
+        self._settle_timeout_s = settle_timeout_s
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -44,7 +54,7 @@ class TopicFollower:
         """Load the topic up to its current end, then follow it in the background.
 
         Steps: assign every partition, seek to the beginning, read until each
-        position reaches the end offset taken at start, then start following.
+        position reaches the high watermark taken at start, then start following.
         """
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap_servers,
@@ -57,7 +67,7 @@ class TopicFollower:
             partitions = await self._partitions(consumer)
             consumer.assign(partitions)
             await consumer.seek_to_beginning(*partitions)
-            end_offsets = await consumer.end_offsets(partitions)
+            end_offsets = await self._high_watermarks(partitions)
             await self._read_until(consumer, end_offsets)
         except BaseException:
             await consumer.stop()
@@ -92,9 +102,25 @@ class TopicFollower:
             "create the contract topics before starting the service"
         )
 
+    async def _high_watermarks(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        # A read-uncommitted consumer's end offsets are the high watermarks.
+        probe = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            enable_auto_commit=False,
+            isolation_level="read_uncommitted",
+        )
+        await probe.start()
+        try:
+            ends: dict[TopicPartition, int] = await probe.end_offsets(partitions)
+            return ends
+        finally:
+            await probe.stop()
+
     async def _read_until(
         self, consumer: AIOKafkaConsumer, end_offsets: dict[TopicPartition, int]
     ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settle_timeout_s
         pending = {tp for tp, end in end_offsets.items() if end > 0}
         while pending:
             batches = await consumer.getmany(timeout_ms=200)
@@ -102,6 +128,15 @@ class TopicFollower:
             for tp in list(pending):
                 if await consumer.position(tp) >= end_offsets[tp]:
                     pending.discard(tp)
+            if pending and loop.time() > deadline:
+                # Only an open transaction holds a read-committed position below the
+                # high watermark this long; its records arrive through the follower.
+                logger.warning(
+                    "loaded topic=%s with a transaction still open on partitions=%s "
+                    "after %.0f s", self._topic,
+                    sorted(tp.partition for tp in pending), self._settle_timeout_s,
+                )
+                return
 
     async def _run(self, consumer: AIOKafkaConsumer) -> None:
         while True:
