@@ -1,9 +1,9 @@
-"""The Jira-calling services of the worker process: imports, refetches, webhook upkeep.
+"""The Jira-calling services of the worker process: imports and refetches.
 
 One :class:`IngestServices` per worker. It follows the connection registry and
 starts an import whenever a connection becomes active (and, at start, for every
-active connection whose import is not done), runs the refetcher, and refreshes
-webhooks when :meth:`IngestServices.refresh_webhooks` is called (daily).
+active connection whose import is not done), and runs the refetcher. The
+reconciler keeps the webhooks alive (:mod:`reconcile.webhooks`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from ingest.importer import Importer, ImportResult
 from ingest.publisher import Publisher
 from ingest.refetcher import Refetcher
 from ingest.settings import Settings
-from ingest.webhook_registration import RegistrationOutcome, WebhookMaintainer
 from jiraclient.auth import TokenManager
 from jiraclient.budget import SiteBudget
 from jiraclient.client import JiraClient
@@ -54,9 +53,6 @@ class IngestServices:
         self._http = http
         self._budgets: dict[str, SiteBudget] = {}
         self._imports: dict[str, asyncio.Task[ImportResult | None]] = {}
-        self.webhooks = WebhookMaintainer(
-            registry, lambda c: self.client_for(c, "reconcile"), settings.webhook_public_url
-        )
         self.refetcher = Refetcher(
             producer=producer,
             topics=settings.topics,
@@ -94,10 +90,6 @@ class IngestServices:
             task.cancel()
         await asyncio.gather(*self._imports.values(), return_exceptions=True)
         self._imports.clear()
-
-    async def refresh_webhooks(self) -> dict[str, RegistrationOutcome]:
-        """Register or refresh the webhooks of connections whose expiry is near; call daily."""
-        return await self.webhooks.refresh_due()
 
     def start_import(self, connection: Connection) -> asyncio.Task[ImportResult | None]:
         """Start (or return the running) import of an active connection."""

@@ -6,10 +6,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
+from ingest.webhook_plan import DEFAULT_REFRESH_WINDOW, DEFAULT_WEBHOOKS, WebhookSpec
 from reconcile.errors import InvalidSetting
 from reconcile.poll import DEFAULT_OVERLAP, DEFAULT_SEEN_MAX
 from reconcile.run import SiteFields
-from reconcile.webhooks import DEFAULT_REFRESH_WINDOW, DEFAULT_WEBHOOKS, WebhookSpec
 
 _HH_MM = re.compile(r"^(\d{1,2}):(\d{2})$")
 

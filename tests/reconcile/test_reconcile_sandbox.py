@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from reconcile_fakes import FakeGraph, Published
 
+from ingest.webhook_plan import DEFAULT_WEBHOOKS
 from jira_sandbox.faults import DroppedDelivery, FaultConfig
 from jira_sandbox.model import ChangeEvent, World
 from jira_sandbox.site import Site
@@ -12,7 +13,7 @@ from jiraclient.client import JiraClient
 from reconcile.jiratime import parse_jira_time
 from reconcile.run import reconcile
 from reconcile.settings import ReconcileTarget
-from reconcile.webhooks import DEFAULT_WEBHOOKS, ensure_webhooks
+from reconcile.webhooks import ensure_webhooks
 
 # With this seed the dropped deliveries include deletions and the move.
 LOSSY_SEED = 7

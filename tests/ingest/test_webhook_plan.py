@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from reconcile.webhooks import (
+from ingest.webhook_plan import (
     DEFAULT_WEBHOOKS,
     ISSUE_EVENTS,
     Registration,
@@ -27,6 +27,7 @@ def test_plan_fresh_registration_kept():
     plan = plan_webhooks([SPEC], [_registration(1, expires_in_days=29)], now_ms=NOW)
 
     assert plan.empty
+    assert plan.keep == (1,)
 
 
 def test_plan_expiring_registration_refreshed():
@@ -100,6 +101,7 @@ def test_plan_duplicate_deleted():
 
     assert plan.refresh == (1,)
     assert plan.delete == (2,)
+    assert plan.keep == (1,)
 
 
 def test_plan_one_registration_per_spec():
