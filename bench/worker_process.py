@@ -18,9 +18,9 @@ import sys
 import orjson
 from cryptography.fernet import Fernet
 from faust.contrib.asgi import serve_asgi
-from faust.worker import Worker as FaustWorker
 
 from ingest.settings import Settings as IngestSettings
+from service.faust_worker import run_worker
 from service.serve import read_api
 from service.worker import build_worker
 from streams.settings import Settings as StreamsSettings
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                    access_log=False, log_level="warning")
 
     print("READY " + orjson.dumps({"pid": os.getpid()}).decode(), flush=True)
-    FaustWorker(worker.app, loglevel="WARNING", quiet=True).execute_from_commandline()
+    run_worker(worker.app, level="WARNING")
     return 0
 
 

@@ -161,8 +161,8 @@ def read_api(worker: Any) -> Starlette:
 
 def _run_worker(args: argparse.Namespace) -> int:
     from faust.contrib.asgi import serve_asgi
-    from faust.worker import Worker as FaustWorker
 
+    from service.faust_worker import run_worker
     from service.worker import build_worker
 
     streams_settings = StreamsSettings.from_env()
@@ -172,8 +172,7 @@ def _run_worker(args: argparse.Namespace) -> int:
     port = args.read_api_port or streams_settings.worker_web_port
     serve_asgi(worker.app, read_api(worker), host=host, port=port,
                access_log=False, log_level="warning")
-    log_level = os.environ.get("LOG_LEVEL", "INFO").lower()
-    FaustWorker(worker.app, loglevel=log_level, quiet=True).execute_from_commandline()
+    run_worker(worker.app, level=os.environ.get("LOG_LEVEL", "INFO"))
     return 0
 
 

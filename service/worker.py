@@ -186,11 +186,15 @@ class WorkerServices(Service):
         self.last_webhook_ms: dict[str, int] = {}
         self._lag_task: asyncio.Task[None] | None = None
         self.recent_errors: deque[dict[str, Any]] = deque(maxlen=50)
-        logging.getLogger().addHandler(_RecentErrors(self.recent_errors))
+        self._errors_handler = _RecentErrors(self.recent_errors)
 
     async def on_start(self) -> None:
-        # Faust has set up its handlers by now; give them the configured format.
+        # Faust replaced the root handlers when it started, so the handler that keeps
+        # recent errors is attached only now, and the others get the configured format.
         configure(logging.getLevelName(logging.getLogger().level))
+        root = logging.getLogger()
+        if self._errors_handler not in root.handlers:
+            root.addHandler(self._errors_handler)
         settings = self.ingest_settings
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
         self.producer = Producer(self.streams_settings)

@@ -1,0 +1,32 @@
+"""The worker's Faust runner logs at the configured level, without Faust's spinner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import faust
+import pytest
+
+from service.faust_worker import ServiceWorker
+
+
+@pytest.fixture
+def restored_root() -> Iterator[None]:
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.parametrize("level", ["WARNING", "info", "ERROR"])
+def test_root_level_is_the_configured_one(level: str, restored_root: None) -> None:
+    app = faust.App("test-faust-worker", broker="kafka://127.0.0.1:9", autodiscover=False)
+    worker = ServiceWorker(app, level=level)
+
+    worker._setup_logging()
+
+    assert worker.spinner is None
+    assert logging.getLogger().level == logging.getLevelName(level.upper())
+    assert not logging.getLogger("faust.topics").isEnabledFor(logging.DEBUG)
