@@ -27,14 +27,12 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from ingest.entities import issue_key, project_key, sprint_key, user_key
 from ingest.import_cursor import ImportCursor, ImportPhase, cursor_envelope, cursor_key
 from ingest.metrics import IMPORTED_ISSUES
 from jiraclient.client import JiraClient, Page
 from jiraclient.errors import JiraError
-from streams.codec import make
+from streams.codec import encode, make
 from streams.contract import (
     CURRENT_VERSION,
     TYPE_OF,
@@ -343,7 +341,7 @@ class Importer:
 
         async with self._producer.transaction() as transaction:
             await transaction.send_encoded(
-                (topic, key, encode_envelope(envelope))
+                (topic, key, encode(envelope))
                 for topic, batch in by_topic.items()
                 for key, envelope in batch
             )
@@ -419,19 +417,6 @@ def observation_envelope(data: EventData, *, subject: str, event_id: str | None)
                         schemaversion=CURRENT_VERSION[event_type], data=fields)
     return Envelope(id=event_id, source=SOURCE, type=event_type, subject=subject,
                     schemaversion=CURRENT_VERSION[event_type], data=fields)
-
-
-def encode_envelope(envelope: Envelope) -> bytes:
-    """Return :func:`streams.codec.encode` of an envelope whose ``data`` is JSON already.
-
-    ``encode`` serialises ``data`` with pydantic first. Every envelope the importer
-    builds contains only JSON values in ``data``, so orjson writes them directly.
-    """
-    event = envelope.model_dump(mode="json", exclude={"data"})
-    # The same text as Envelope.to_cloudevent() writes.
-    event["time"] = envelope.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    event["data"] = envelope.data
-    return orjson.dumps(event)
 
 
 def field_of_type(fields: list[dict[str, Any]], custom_type: str) -> str | None:

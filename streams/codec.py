@@ -61,6 +61,8 @@ def make(data: EventData, *, source: str, subject: str, event_id: str | None = N
 
 def encode(envelope: Envelope) -> bytes:
     """Serialize an envelope to CloudEvents JSON bytes."""
+    # ``data`` is JSON already (a model dumped in JSON mode, or decoded JSON), so it
+    # goes to orjson as it is instead of through another pydantic pass.
     return orjson.dumps(envelope.to_cloudevent())
 
 

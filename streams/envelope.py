@@ -58,6 +58,14 @@ class Envelope(BaseModel):
 
     def to_cloudevent(self) -> dict[str, Any]:
         """Return the CloudEvents 1.0 JSON form, with ``time`` as RFC 3339 text."""
-        event = self.model_dump(mode="json")
-        event["time"] = self.time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        return event
+        return {
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "subject": self.subject,
+            "time": self.time.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "schemaversion": self.schemaversion,
+            "datacontenttype": self.datacontenttype,
+            "specversion": self.specversion,
+            "data": self.data,
+        }
