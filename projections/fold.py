@@ -19,8 +19,10 @@ observation that lacks one raises :class:`FoldError`.
 
 Deletes and resurrection: a delete webhook deletes at the later of the issue's
 ``updated`` and the webhook ``timestamp``, unless the state already holds a newer
-version (then only a 404 decides). An ``IssueGone`` (a confirmed 404) always deletes,
-at the later of the known version and the time of the 404. After a delete, only an
+version (then only a 404 decides). An ``IssueGone`` (a confirmed 404) deletes, at the
+later of the known version and the time of the 404, unless the issue's project is in
+``FoldContext.lost_project_ids``: then the node is kept and marked access lost
+(``IssueAccessLost``) until the next observation of the issue. After a delete, only an
 observation updated strictly after that deletion version brings the issue back (a
 project restored from Jira's trash); anything older or equal is a late copy of the
 past and is ignored.

@@ -282,7 +282,10 @@ def fold_issue_observation(
         )
     merged = {**merged, "aliases": aliases}
 
-    if changed:
+    # An observation means the account reaches the issue again, so a node marked
+    # access lost is published again even when no field changed.
+    regained = bool(state.get("access_lost"))
+    if changed or regained:
         events.append(
             IssueChanged.model_construct(
                 space_id=space_id,
@@ -310,7 +313,7 @@ def fold_issue_observation(
         )
 
     new_state = {
-        **state,
+        **{key: value for key, value in state.items() if key != "access_lost"},
         "kind": "issue",
         "space_id": space_id,
         "cloud_id": cloud_id,

@@ -62,7 +62,9 @@ class DriftReport(BaseModel):
     counts the observations published to repair it (0 on a dry run).
     ``deleted`` counts extra issues Jira confirmed gone with a 404, and
     ``reappeared`` those Jira still returned. ``access_lost`` counts projects
-    that left the account's view. ``api_calls`` counts every Jira request the run
+    that left the account's view, and ``issues_access_lost`` the issues of such
+    projects for which Jira returned 404, whose nodes are kept and marked.
+    ``api_calls`` counts every Jira request the run
     made, ``census_calls`` the part spent on the id census and ``webhook_calls``
     the part spent on webhook upkeep. ``partial`` is
     set when the run stopped early, and ``error`` then says why.
@@ -81,6 +83,7 @@ class DriftReport(BaseModel):
     deleted: int = 0
     reappeared: int = 0
     access_lost: int = 0
+    issues_access_lost: int = 0
     projects_found: int = 0
     census_size: int = 0
     duration_s: float = 0.0
@@ -108,6 +111,7 @@ class DriftReport(BaseModel):
             "deleted": self.deleted,
             "reappeared": self.reappeared,
             "access_lost": self.access_lost,
+            "issues_access_lost": self.issues_access_lost,
             "projects_found": self.projects_found,
             "census_size": self.census_size,
             "api_calls": self.api_calls,
@@ -140,6 +144,11 @@ def report_text(report: DriftReport) -> str:
         sentences.append(
             f"{report.access_lost} projects are no longer visible to the connected account; "
             "their nodes are kept."
+        )
+    if report.issues_access_lost:
+        sentences.append(
+            f"{report.issues_access_lost} issues of projects out of the account's view are "
+            "kept and marked as access lost."
         )
     if report.projects_found:
         sentences.append(f"{report.projects_found} new projects were found.")

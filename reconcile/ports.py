@@ -31,8 +31,11 @@ class GraphIndex(Protocol):
     """A read view of the graph projection for one space and site.
 
     Versions are Jira's ``updated`` in epoch milliseconds as the graph last
-    folded it. ``issue_projects`` maps each issue id to its project id, so the
-    issues of a project that left the account's view are not taken for deleted.
+    folded it, for every issue node, marked access lost or not.
+    ``project_ids`` are the projects whose nodes are not marked access lost.
+    ``issue_projects`` maps each issue id to its project id, so the issues of a
+    project that left the account's view are not taken for deleted.
+    ``access_lost_issue_ids`` are the issues whose nodes are marked access lost.
     """
 
     def issue_versions(self, space_id: str, cloud_id: str) -> Mapping[str, int]: ...
@@ -40,6 +43,8 @@ class GraphIndex(Protocol):
     def project_ids(self, space_id: str, cloud_id: str) -> set[str]: ...
 
     def issue_projects(self, space_id: str, cloud_id: str) -> Mapping[str, str]: ...
+
+    def access_lost_issue_ids(self, space_id: str, cloud_id: str) -> set[str]: ...
 
 
 class JiraApi(Protocol):

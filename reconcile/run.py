@@ -7,7 +7,10 @@ The steps, in order:
 2. take the id census of the visible projects and compare it with the graph;
 3. fetch missing and stale issues again in bulk and publish them as observed;
 4. fetch each extra issue on its own: a 404 confirms the deletion
-   (``IssueGone``), an answer means the issue is still there (observed again).
+   (``IssueGone``), an answer means the issue is still there (observed again);
+5. fetch each issue of a project out of the account's view on its own, once:
+   its 404 is published as ``IssueGone`` too, and the fold, whose context lists
+   the project as out of view, marks the node access lost instead of deleting it.
 
 Every repair is an observation on ``jira.inbound``; the fold turns it into
 domain events like any webhook, so the graph is never written here. Beyond the
@@ -20,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,11 +208,12 @@ async def _reconcile(run: _Run, graph: GraphIndex, report: DriftReport) -> Drift
         update={"census_size": len(census), "census_calls": client.calls - calls_before_census}
     )
 
-    drift = compare(census, _versions_outside(graph, space_id, cloud_id, lost))
+    compared, out_of_view = _split_by_view(graph, space_id, cloud_id, visible.keys(), census)
+    drift = compare(census, compared)
     report = report.model_copy(update=drift.counts())
     logger.info(
         "drift found run_id=%s space_id=%s cloud_id=%s census=%d missing=%d stale=%d extra=%d "
-        "access_lost=%d",
+        "access_lost=%d out_of_view=%d",
         run.run_id,
         space_id,
         cloud_id,
@@ -218,6 +222,7 @@ async def _reconcile(run: _Run, graph: GraphIndex, report: DriftReport) -> Drift
         len(drift.stale),
         len(drift.extra),
         len(lost),
+        len(out_of_view),
     )
 
     for project_id in lost:
@@ -255,24 +260,50 @@ async def _reconcile(run: _Run, graph: GraphIndex, report: DriftReport) -> Drift
         unreturned = await _refetch(run, drift)
 
     deleted, reappeared = await _confirm(run, sorted(drift.extra) + unreturned)
-    return report.model_copy(update={"deleted": deleted, "reappeared": reappeared})
+    hidden, moved = await _confirm(run, out_of_view, out_of_view=True)
+    return report.model_copy(
+        update={
+            "deleted": deleted,
+            "reappeared": reappeared + moved,
+            "issues_access_lost": hidden,
+        }
+    )
 
 
-def _versions_outside(
-    graph: GraphIndex, space_id: str, cloud_id: str, lost_projects: Iterable[str]
-) -> dict[str, int]:
-    # Issues of a project the account can no longer see answer 404 like deleted
-    # ones, so they are left out of the comparison instead of being confirmed gone.
-    lost = set(lost_projects)
+def _split_by_view(
+    graph: GraphIndex,
+    space_id: str,
+    cloud_id: str,
+    visible_projects: Collection[str],
+    census: Mapping[str, int],
+) -> tuple[dict[str, int], list[str]]:
+    """Return the graph versions to compare with the census, and the issues out of view.
+
+    Jira returns 404 for the issues of a project the account can no longer see,
+    as for deleted ones, so such issues are not compared. Those the graph has not
+    marked access lost yet are returned to be confirmed one by one. An issue the
+    census lists is always compared, because it moved into a visible project.
+    A marked issue the census lists is left out, so it counts as missing and is
+    fetched again, which clears the mark.
+    """
     versions = graph.issue_versions(space_id, cloud_id)
-    if not lost:
-        return dict(versions)
     projects = graph.issue_projects(space_id, cloud_id)
-    return {
-        issue_id: updated_ms
-        for issue_id, updated_ms in versions.items()
-        if projects.get(issue_id) not in lost
-    }
+    marked = graph.access_lost_issue_ids(space_id, cloud_id)
+    compared: dict[str, int] = {}
+    out_of_view: list[str] = []
+
+    for issue_id, updated_ms in versions.items():
+        project_id = projects.get(issue_id)
+        listed = issue_id in census
+        if project_id is not None and project_id not in visible_projects and not listed:
+            if issue_id not in marked:
+                out_of_view.append(issue_id)
+            continue
+        if issue_id in marked and listed:
+            continue
+        compared[issue_id] = updated_ms
+
+    return compared, sorted(out_of_view, key=_numeric_first)
 
 
 async def _refetch(run: _Run, drift: Drift) -> list[str]:
@@ -292,11 +323,18 @@ async def _refetch(run: _Run, drift: Drift) -> list[str]:
     return unreturned
 
 
-async def _confirm(run: _Run, issue_ids: Sequence[str]) -> tuple[int, int]:
-    """Fetch each issue on its own; return (confirmed deleted, still present).
+async def _confirm(
+    run: _Run, issue_ids: Sequence[str], *, out_of_view: bool = False
+) -> tuple[int, int]:
+    """Fetch each issue on its own; return (returned 404, still present).
 
-    NOTE: Jira answers 404 for hidden issues as for deleted ones, so an issue
-    moved into a project the account cannot see is reported gone here.
+    Each 404 is published as ``IssueGone``. With ``out_of_view`` the issues
+    belong to projects the account can no longer see, so the fold keeps their
+    nodes and marks them access lost.
+
+    NOTE: Jira returns 404 for hidden issues as for deleted ones, so an issue
+    moved from a visible project into one the account cannot see is reported
+    gone here, and the fold deletes its node.
     """
     deleted = 0
     present = 0
@@ -307,11 +345,13 @@ async def _confirm(run: _Run, issue_ids: Sequence[str]) -> tuple[int, int]:
         except JiraNotFound:
             deleted += 1
             logger.info(
-                "issue deletion confirmed run_id=%s space_id=%s cloud_id=%s issue_id=%s",
+                "issue returned 404 run_id=%s space_id=%s cloud_id=%s issue_id=%s "
+                "out_of_view=%s",
                 run.run_id,
                 run.connection_space_id,
                 run.cloud_id,
                 issue_id,
+                out_of_view,
             )
             await run.emit(
                 issue_id,

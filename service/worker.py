@@ -41,6 +41,7 @@ from ingest.webhook_registration import webhook_url
 from ingest.worker import IngestServices
 from jiraclient.auth import TokenManager
 from projections.fold import FoldContext
+from projections.lost_projects import LostProjects
 from reconcile.schedule import Reconciler
 from reconcile.settings import ReconcileTarget
 from service.logs import configure
@@ -140,6 +141,13 @@ class GraphIndexView:
             if node["source"]["kind"] == "project" and not node.get("access_lost")
         }
 
+    def access_lost_issue_ids(self, space_id: str, cloud_id: str) -> set[str]:
+        return {
+            node["source"]["jira_id"]
+            for node in self._issue_nodes(space_id, cloud_id)
+            if node["source"]["kind"] == "issue" and node.get("access_lost")
+        }
+
     def issue_projects(self, space_id: str, cloud_id: str) -> dict[str, str]:
         project_of_node: dict[str, str] = {}
         issues: list[dict[str, Any]] = []
@@ -176,6 +184,7 @@ class WorkerServices(Service):
         self.streams_settings = streams_settings
         self.ingest_settings = ingest_settings
         self.nodes = nodes
+        self.lost_projects = LostProjects(nodes.nodes)
         self.producer: Producer | None = None
         self.registry: ConnectionRegistry | None = None
         self.spaces: SpaceDirectory | None = None
@@ -230,9 +239,18 @@ class WorkerServices(Service):
         def client_for(target: ReconcileTarget) -> Any:
             return ingest.client_for(registry.require(target.space_id), "reconcile")
 
+        producer, lost_projects = self.producer, self.lost_projects
+
+        async def publish_repair(topic: str, key: str, envelope: Envelope) -> None:
+            # A run publishes a project's access loss before the 404s of its issues, which
+            # sit on other partitions and may be folded first, so the fold context learns
+            # of the loss before the send.
+            lost_projects.note(envelope)
+            await producer.send(topic, key, envelope)
+
         self.reconciler = Reconciler(
             targets=targets, client_for=client_for, graph=GraphIndexView(self.nodes),
-            publish=self.producer.send, topics=settings.topics,
+            publish=publish_repair, topics=settings.topics,
         )
         await self.reconciler.start()
         self._lag_task = asyncio.create_task(self._report_lag(), name="consumer-lag")
@@ -270,7 +288,8 @@ class WorkerServices(Service):
             await self.http.aclose()
 
     def note_observation(self, envelope: Envelope) -> None:
-        """Remember webhook arrivals: the status command and the polling fallback read them."""
+        """Record project visibility for the fold and webhook arrivals for status and polling."""
+        self.lost_projects.note(envelope)
         if envelope.type != "jira.webhook.received":
             return
         space_id = str(envelope.data.get("space_id"))
@@ -297,9 +316,10 @@ class WorkerServices(Service):
 
     def fold_context(self, space_id: str, cloud_id: str) -> FoldContext:
         connection = self.registry.get(space_id) if self.registry is not None else None
+        lost = self.lost_projects.of(space_id, cloud_id)
         if connection is None or connection.cloud_id != cloud_id:
-            return FoldContext()
-        return FoldContext(app_account_id=connection.account_id)
+            return FoldContext(lost_project_ids=lost)
+        return FoldContext(app_account_id=connection.account_id, lost_project_ids=lost)
 
     def active(self, space_id: str) -> bool:
         connection = self.registry.get(space_id) if self.registry is not None else None

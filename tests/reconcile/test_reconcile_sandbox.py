@@ -181,12 +181,66 @@ async def test_hidden_project_access_lost(site, jira, graph, published, target):
     for _, _, envelope in published.records:
         graph.apply(envelope)
     lost = published.of_type("jira.project.access_lost")
+    gone = {envelope.data["issue_id"] for envelope in published.of_type("jira.issue.gone")}
 
     assert report.access_lost == 1
     assert [envelope.data["project_id"] for envelope in lost] == [hidden.id]
-    assert published.of_type("jira.issue.gone") == []
     assert hidden_issues
+    assert gone == hidden_issues
+    assert report.issues_access_lost == len(hidden_issues)
+    assert report.deleted == 0
+    assert report.extra == 0
     assert hidden_issues <= graph.versions.keys()
+    assert graph.lost_issues == hidden_issues
+
+
+async def test_hidden_project_published_before_issues(site, jira, graph, published, target):
+    hidden = sorted(site.projects.values(), key=lambda project: project.id)[0]
+    site.hide_project(site.app_account_id, hidden.key)
+
+    await reconcile(target, client=jira, graph=graph, publish=published)
+    types = [envelope.type for _, _, envelope in published.records]
+
+    assert types.index("jira.project.access_lost") < types.index("jira.issue.gone")
+
+
+async def test_hidden_project_second_run_quiet(site, jira, graph, published, target):
+    hidden = sorted(site.projects.values(), key=lambda project: project.id)[0]
+    site.hide_project(site.app_account_id, hidden.key)
+    await reconcile(target, client=jira, graph=graph, publish=published)
+    for _, _, envelope in published.records:
+        graph.apply(envelope)
+
+    second_published = Published()
+    second = await reconcile(target, client=jira, graph=graph, publish=second_published)
+
+    assert second_published.records == []
+    assert second.access_lost == 0
+    assert second.issues_access_lost == 0
+    assert second.drift_total == 0
+    assert second.api_calls == second.census_calls + 1
+
+
+async def test_unhidden_project_refetched(site, jira, graph, published, target):
+    hidden = sorted(site.projects.values(), key=lambda project: project.id)[0]
+    site.hide_project(site.app_account_id, hidden.key)
+    await reconcile(target, client=jira, graph=graph, publish=published)
+    for _, _, envelope in published.records:
+        graph.apply(envelope)
+    marked = set(graph.lost_issues)
+    site.unhide_project(site.app_account_id, hidden.key)
+
+    again = Published()
+    report = await reconcile(target, client=jira, graph=graph, publish=again)
+    for _, _, envelope in again.records:
+        graph.apply(envelope)
+    observed = {envelope.data["issue"]["id"] for envelope in again.of_type("jira.issue.observed")}
+
+    assert marked
+    assert report.projects_found == 1
+    assert report.missing == len(marked)
+    assert observed == marked
+    assert graph.lost_issues == set()
 
 
 async def test_dry_run_publishes_nothing(world, site, jira, graph, published, target):
