@@ -2,14 +2,17 @@
 
 They let tests and demos change a site the way a person in Jira's UI would
 (create, edit, transition, move, delete, comment, run sprints, remove a
-project permission), read the truth, set faults and move the clock. Changes
+project permission), read the truth, set faults and read the webhook deliveries
+they dropped, age or delete the app's webhook registrations, and move the
+clock. Changes
 are attributed to `actor` (an account id) or, when it is absent, to the
 site's first active human user other than the consenting account.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +23,9 @@ from jira_sandbox.model import JiraApiError
 from jira_sandbox.rest import ApiContext, JSONResponse, read_json
 from jira_sandbox.site import Site
 from jira_sandbox.truth import truth
+
+if TYPE_CHECKING:
+    from jira_sandbox.webhooks import WebhookDispatcher
 
 SITE = "/_sandbox/sites/{cloud_id}"
 
@@ -70,6 +76,10 @@ class ControlApi:
             route(f"{SITE}/truth", self.truth, ["GET"]),
             route(f"{SITE}/write-log", self.write_log, ["GET"]),
             route(f"{SITE}/faults", self.faults, ["GET", "PUT"]),
+            route(f"{SITE}/faults/dropped", self.dropped, ["GET"]),
+            route(f"{SITE}/webhooks", self.webhooks, ["GET"]),
+            route(f"{SITE}/webhooks/{{webhook_id:int}}", self.set_webhook_expiry, ["PATCH"]),
+            route(f"{SITE}/webhooks/{{webhook_id:int}}", self.delete_webhook, ["DELETE"]),
             route(f"{SITE}/issues", self.create_issue, ["POST"]),
             route(f"{SITE}/issues/{{key}}", self.edit_issue, ["PUT", "PATCH"]),
             route(f"{SITE}/issues/{{key}}", self.delete_issue, ["DELETE"]),
@@ -136,6 +146,70 @@ class ControlApi:
                 raise JiraApiError(400, [str(error)]) from error
             registry.set(site.cloud_id, config)
         return JSONResponse(registry.get(site.cloud_id).to_json())
+
+    async def dropped(self, request: Request) -> Response:
+        """List the webhook deliveries fault injection dropped for the site, oldest first."""
+        site = self.context.site(request)
+        registry = self.context.world.faults
+        if registry is None:
+            raise JiraApiError(404, ["Fault injection is not configured for this app."])
+        return JSONResponse([asdict(item) for item in registry.dropped_for(site.cloud_id)])
+
+    async def webhooks(self, request: Request) -> Response:
+        """List every dynamic webhook registration of the site, expired ones included."""
+        site = self.context.site(request)
+        dispatcher = self._dispatcher()
+        now_ms = self.context.world.clock.peek_ms()
+        return JSONResponse(
+            [
+                {
+                    "id": item.webhook_id,
+                    "events": list(item.events),
+                    "jqlFilter": item.jql_filter.text,
+                    "expires_ms": item.expires_ms,
+                    "expired": item.expires_ms <= now_ms,
+                }
+                for item in dispatcher.registrations(site.cloud_id)
+            ]
+        )
+
+    async def set_webhook_expiry(self, request: Request) -> Response:
+        """Set a registration's expiry to `expires_in_days` from the sandbox clock's now.
+
+        A negative value makes it expired, so Jira's list leaves it out and its
+        deliveries stop.
+        """
+        site = self.context.site(request)
+        body = await read_json(request)
+        days = body.get("expires_in_days")
+        if not isinstance(days, int | float) or isinstance(days, bool):
+            raise JiraApiError(
+                400, errors={"expires_in_days": f"Use a number of days, not {days!r}."}
+            )
+        expires_ms = self.context.world.clock.peek_ms() + round(days * 86_400_000)
+        try:
+            self._dispatcher().set_expiry(
+                site.cloud_id, request.path_params["webhook_id"], expires_ms
+            )
+        except KeyError as error:
+            raise JiraApiError(404, [str(error)]) from error
+        return JSONResponse({"id": request.path_params["webhook_id"], "expires_ms": expires_ms})
+
+    async def delete_webhook(self, request: Request) -> Response:
+        """Delete one registration, as Jira does when it expires or an admin removes it."""
+        site = self.context.site(request)
+        webhook_id = request.path_params["webhook_id"]
+        dispatcher = self._dispatcher()
+        if webhook_id not in {item.webhook_id for item in dispatcher.registrations(site.cloud_id)}:
+            raise JiraApiError(404, [f"Webhook {webhook_id} is not registered on this site."])
+        dispatcher.delete(site.cloud_id, [webhook_id])
+        return Response(status_code=204)
+
+    def _dispatcher(self) -> WebhookDispatcher:
+        dispatcher = self.context.world.webhooks
+        if dispatcher is None:
+            raise JiraApiError(404, ["Webhooks are not configured for this app."])
+        return dispatcher
 
     async def create_issue(self, request: Request) -> Response:
         site = self.context.site(request)

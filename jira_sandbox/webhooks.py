@@ -731,6 +731,24 @@ class WebhookDispatcher:
             for webhook_id in webhook_ids:
                 site.registrations.pop(webhook_id, None)
 
+    def set_expiry(self, cloud_id: str, webhook_id: int, expires_ms: int) -> Registration:
+        """Move a registration's expiry, as if it had been registered or refreshed earlier.
+
+        Raises KeyError when the site has no registration with that id.
+        """
+        with self._lock:
+            registration = self._site(cloud_id).registrations.get(webhook_id)
+            if registration is None:
+                raise KeyError(f"webhook {webhook_id} is not registered on site {cloud_id}")
+            registration.expires_ms = expires_ms
+        logger.info(
+            "webhook expiry set cloud_id=%s webhook_id=%s expires_ms=%s",
+            cloud_id,
+            webhook_id,
+            expires_ms,
+        )
+        return registration
+
     def live_registrations(self, cloud_id: str) -> list[Registration]:
         now_ms = self.world.clock.peek_ms()
         return [item for item in self.registrations(cloud_id) if item.expires_ms > now_ms]
