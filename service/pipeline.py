@@ -111,12 +111,47 @@ def _change_node(change: EventData) -> tuple[str, str]:
     raise TypeError(f"{type(change).__name__} is not a graph change")
 
 
-def projection_step(names: TopicNames) -> Step:
+class ForwardedSchemaValues:
+    """Remembers the node types and select values this process already sent to the schema agent.
+
+    The schema agent adds each type and option once, so sending a value again
+    changes nothing, and in an import or a replay almost every issue repeats
+    values met before. Dropping the repeats spares a record, a schema-agent step
+    and a state write per issue. The memory is per process and bounded: after a
+    restart, or once ``limit`` values were remembered, values are sent again,
+    which is harmless.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self._limit = limit
+        self._sent: set[tuple[str, str, str]] = set()
+
+    def unsent(self, seen: SchemaValuesSeen) -> SchemaValuesSeen | None:
+        """Return the part of ``seen`` not sent yet, remembered as sent; None when empty."""
+        if len(self._sent) >= self._limit:
+            self._sent.clear()
+        space = seen.space_id
+        types = [name for name in seen.types if (space, "", name) not in self._sent]
+        options = {
+            attribute: fresh
+            for attribute, values in seen.options.items()
+            if (fresh := [v for v in values if (space, attribute, v) not in self._sent])
+        }
+        if not types and not options:
+            return None
+        self._sent.update((space, "", name) for name in types)
+        self._sent.update((space, attribute, v) for attribute, vs in options.items() for v in vs)
+        return SchemaValuesSeen.model_construct(space_id=space, types=types, options=options)
+
+
+def projection_step(names: TopicNames,
+                    forwarded: ForwardedSchemaValues | None = None) -> Step:
     """Return the step of the ``project`` agent: ``jira.events`` to the graph topics.
 
     The table is keyed by node id, so the read API and the write-back look a node
-    up directly.
+    up directly. Schema values already sent through ``forwarded`` are left out.
     """
+    forwarded = forwarded or ForwardedSchemaValues()
 
     def step(lookup: StateLookup, envelope: Envelope, record: Record) -> StepResult:
         event = codec.parse(envelope)
@@ -153,10 +188,11 @@ def projection_step(names: TopicNames) -> Step:
             )))
             index += 1
 
-        if result.schema_values is not None:
-            space_id = result.schema_values.space_id
+        unsent = None if result.schema_values is None else forwarded.unsent(result.schema_values)
+        if unsent is not None:
+            space_id = unsent.space_id
             outputs.append(Output(names.schema_values, space_id, _envelope(
-                result.schema_values, source="/worker/project", subject=space_id,
+                unsent, source="/worker/project", subject=space_id,
                 input_id=envelope.id, index=index,
             )))
         return StepResult({key: result.state}, outputs)
