@@ -52,6 +52,26 @@ def raw_topic(app: faust.App, name: str) -> faust.TopicT:
                      value_serializer="raw", partitions=PARTITIONS)
 
 
+# Faust opens one RocksDB database per table partition, and its defaults give each
+# 64 MiB write buffers (up to 3) and a 2 GiB block cache, so a worker with 3 tables of
+# 6 partitions could grow to gigabytes before RocksDB flushes. These bounds keep the
+# worst case near 24 MiB per database; states are read once per event, and each
+# read is a point lookup through the bloom filter, so a small cache costs little.
+STORE_WRITE_BUFFER_BYTES = 8 * 1024 * 1024
+STORE_WRITE_BUFFERS = 2
+STORE_BLOCK_CACHE_BYTES = 8 * 1024 * 1024
+
+
+def store_options() -> dict[str, int]:
+    """Return the RocksDB settings of every table (a new dict: Faust edits the one it gets)."""
+    return {
+        "write_buffer_size": STORE_WRITE_BUFFER_BYTES,
+        "max_write_buffer_number": STORE_WRITE_BUFFERS,
+        "target_file_size_base": STORE_WRITE_BUFFER_BYTES,
+        "block_cache_size": STORE_BLOCK_CACHE_BYTES,
+    }
+
+
 def raw_table(app: faust.App, name: str, *, help_text: str,
               use_partitioner: bool = False) -> faust.Table[bytes, bytes]:
     """Declare a RocksDB-backed table of orjson-encoded states keyed by text.
@@ -64,7 +84,7 @@ def raw_table(app: faust.App, name: str, *, help_text: str,
     # values stay bytes; Faust tables take no per-table serializer arguments.
     table: faust.Table[bytes, bytes] = app.Table(  # type: ignore[assignment]
         name, default=None, partitions=PARTITIONS, key_type=bytes, value_type=bytes,
-        help=help_text, use_partitioner=use_partitioner,
+        help=help_text, use_partitioner=use_partitioner, options=store_options(),
     )
     return table
 
