@@ -27,7 +27,7 @@ from ingest.errors import IngestError
 from ingest.identity import SpaceDirectory
 from ingest.lifecycle import ConnectionLifecycle
 from ingest.oauth_state import OAuthStates
-from ingest.publisher import Publisher
+from ingest.publisher import EncodedPublisher
 from ingest.settings import Settings
 from ingest.webhook_registration import WebhookMaintainer
 from jiraclient.auth import TokenManager, TokenStore
@@ -89,7 +89,7 @@ async def metrics(request: Request) -> Response:
 def create_app(
     settings: Settings,
     *,
-    producer: Publisher,
+    producer: EncodedPublisher,
     registry: ConnectionRegistry,
     spaces: SpaceDirectory,
     token_manager_factory: TokenManagerFactory,

@@ -15,7 +15,7 @@ from ingest.deliveries import DeliveryLog
 from ingest.identity import SpaceDirectory
 from ingest.lifecycle import ConnectionLifecycle
 from ingest.oauth_state import OAuthStates
-from ingest.publisher import Publisher
+from ingest.publisher import EncodedPublisher
 from ingest.settings import Settings
 from jiraclient.auth import TokenManager
 from jiraclient.client import JiraClient
@@ -26,7 +26,7 @@ T = TypeVar("T")
 @dataclass
 class Ingress:
     settings: Settings
-    producer: Publisher
+    producer: EncodedPublisher
     registry: ConnectionRegistry
     spaces: SpaceDirectory
     deliveries: DeliveryLog

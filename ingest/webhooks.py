@@ -18,8 +18,9 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from ingest.cloudevent import encode_event
 from ingest.connection import Connection, ConnectionStatus
 from ingest.context import Ingress
 from ingest.errors import (
@@ -31,9 +32,8 @@ from ingest.errors import (
 from ingest.metrics import WEBHOOK_DELIVERIES, WEBHOOK_PUBLISH_SECONDS
 from ingest.webhook_auth import verify_delivery
 from ingest.webhook_events import KNOWN_EVENTS, MissingEntityError, record_key
-from streams.codec import make
+from streams.codec import encode, make
 from streams.contract import CURRENT_VERSION, TYPE_OF, ObservationRejected, WebhookReceived
-from streams.envelope import Envelope
 from streams.topics import entity_key
 
 logger = logging.getLogger(__name__)
@@ -51,25 +51,28 @@ async def receive_webhook(request: Request) -> Response:
 
     # Authenticate before saying anything about the space, so an anonymous caller
     # cannot learn which spaces are connected.
+    headers = request.headers
     known = ingress.registry.get(space_id)
     verify_delivery(
-        request.headers,
+        headers,
         body,
         client_id=ingress.settings.client_id,
         client_secret=ingress.settings.client_secret,
         admin_secret=ingress.settings.admin_webhook_secret,
         cloud_id=known.cloud_id if known is not None else None,
     )
-    connection = _connection_for(ingress, space_id)
+    connection = _active(known, space_id)
     cloud_id = connection.cloud_id or ""
     payload = _parse(body, space_id)
     webhook_event = payload["webhookEvent"]
 
-    delivery_id = request.headers.get("x-atlassian-webhook-identifier") or _body_digest(body)
+    delivery_id = headers.get("x-atlassian-webhook-identifier") or _body_digest(body)
+    retry_header = headers.get("x-atlassian-webhook-retry", "0")
+    retry = int(retry_header) if retry_header.isdigit() else 0
     dedup_key = entity_key(cloud_id, delivery_id)
     outcome = await ingress.single_flight(
         dedup_key,
-        lambda: _publish(ingress, connection, request, payload, body, delivery_id, dedup_key),
+        lambda: _publish(ingress, connection, payload, body, delivery_id, retry, dedup_key),
     )
 
     WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
@@ -77,7 +80,8 @@ async def receive_webhook(request: Request) -> Response:
     logger.info("webhook %s space_id=%s cloud_id=%s delivery_id=%s event=%s",
                 outcome, space_id, cloud_id, delivery_id, webhook_event)
     status = 202 if outcome == "dead_lettered" else 200
-    return JSONResponse({"delivery_id": delivery_id, "outcome": outcome}, status_code=status)
+    return Response(orjson.dumps({"delivery_id": delivery_id, "outcome": outcome}),
+                    status_code=status, media_type="application/json")
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -102,8 +106,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _connection_for(ingress: Ingress, space_id: str) -> Connection:
-    connection = ingress.registry.get(space_id)
+def _active(connection: Connection | None, space_id: str) -> Connection:
     if connection is None or connection.status is not ConnectionStatus.ACTIVE:
         status = "no connection" if connection is None else f"status {connection.status}"
         # 404 is not one of the statuses Jira retries, so a stale registration goes quiet.
@@ -144,10 +147,10 @@ def _body_digest(body: bytes) -> str:
 async def _publish(
     ingress: Ingress,
     connection: Connection,
-    request: Request,
     payload: dict[str, Any],
     body: bytes,
     delivery_id: str,
+    retry: int,
     dedup_key: str,
 ) -> str:
     if ingress.deliveries.seen(dedup_key):
@@ -159,7 +162,7 @@ async def _publish(
     try:
         key = record_key(cloud_id, payload["webhookEvent"], payload)
     except MissingEntityError as exc:
-        await _send(ingress, topics.dead_letter, entity_key(cloud_id, "webhook"), make(
+        await _send(ingress, topics.dead_letter, entity_key(cloud_id, "webhook"), encode(make(
             ObservationRejected(
                 space_id=connection.space_id,
                 cloud_id=cloud_id,
@@ -171,46 +174,49 @@ async def _publish(
             ),
             source=SOURCE,
             subject=entity_key(cloud_id, "webhook"),
-        ))
+        )))
         _record(ingress, dedup_key, connection, received_at_ms)
         return "dead_lettered"
 
-    retry_header = request.headers.get("x-atlassian-webhook-retry", "0")
     received = WebhookReceived(
         space_id=connection.space_id,
         cloud_id=cloud_id,
         delivery_id=delivery_id,
         webhook_event=payload["webhookEvent"],
-        retry=int(retry_header) if retry_header.isdigit() else 0,
+        retry=retry,
         received_at_ms=received_at_ms,
         payload=payload,
     )
-    envelope = received_envelope(
+    value = encode_received(
         received, subject=key, event_id=str(uuid.uuid5(_DELIVERY_NAMESPACE, dedup_key))
     )
-    await _send(ingress, topics.inbound, key, envelope)
+    await _send(ingress, topics.inbound, key, value)
     _record(ingress, dedup_key, connection, received_at_ms)
     return "published"
 
 
-def received_envelope(received: WebhookReceived, *, subject: str, event_id: str) -> Envelope:
-    """Wrap ``received`` as :func:`streams.codec.make` does, copying the payload by reference.
+def encode_received(received: WebhookReceived, *, subject: str, event_id: str) -> bytes:
+    """Return ``encode(make(received, ...))`` with ``received_at_ms`` as the envelope's time.
 
-    The payload is the delivery's parsed JSON, which ``make`` would walk with
-    pydantic's JSON serializer only to get the same values back.
+    Every field of ``WebhookReceived`` is a JSON value already, so orjson writes
+    them as they are, without an ``Envelope`` model validating the payload again.
     """
-    dumped = received.model_dump(mode="json", exclude={"payload"})
-    # Keeps the field order of make(), so the encoded bytes are the same.
-    data = {name: received.payload if name == "payload" else dumped[name]
-            for name in WebhookReceived.model_fields}
     event_type = TYPE_OF[WebhookReceived]
-    return Envelope(id=event_id, source=SOURCE, type=event_type, subject=subject,
-                    schemaversion=CURRENT_VERSION[event_type], data=data)
+    return encode_event(
+        event_id=event_id,
+        source=SOURCE,
+        event_type=event_type,
+        subject=subject,
+        time_ms=received.received_at_ms,
+        schemaversion=CURRENT_VERSION[event_type],
+        # In the field order of the model, as make() writes them.
+        data={name: getattr(received, name) for name in WebhookReceived.model_fields},
+    )
 
 
-async def _send(ingress: Ingress, topic: str, key: str, envelope: Any) -> None:
+async def _send(ingress: Ingress, topic: str, key: str, value: bytes) -> None:
     try:
-        await ingress.producer.send(topic, key, envelope)
+        await ingress.producer.send_encoded([(topic, key, value)])
     except asyncio.CancelledError:
         raise
     except Exception as exc:

@@ -5,11 +5,15 @@ from typing import Any
 
 import pytest
 
+from ingest.cloudevent import encode_event, event_time
+from ingest.deliveries import DELIVERY_TYPE
+from ingest.deliveries import SOURCE as DELIVERY_SOURCE
 from ingest.importer import SOURCE, observation_envelope
 from ingest.webhooks import SOURCE as WEBHOOK_SOURCE
-from ingest.webhooks import received_envelope
-from streams.codec import encode, make
+from ingest.webhooks import encode_received
+from streams.codec import decode, encode, make
 from streams.contract import (
+    CURRENT_VERSION,
     ChangelogObserved,
     CommentsObserved,
     EventData,
@@ -20,6 +24,7 @@ from streams.contract import (
     UserObserved,
     WebhookReceived,
 )
+from streams.envelope import Envelope
 
 TIME = datetime(2026, 3, 1, 12, 30, 15, 123000, tzinfo=UTC)
 ISSUE: dict[str, Any] = {
@@ -68,16 +73,48 @@ def test_observation_envelope_new_id_without_stable() -> None:
     assert first.id != second.id
 
 
-def test_received_envelope_matches_make() -> None:
+def test_encode_received_matches_codec() -> None:
+    payload = {"webhookEvent": "jira:issue_updated", "issue": ISSUE, "user": None,
+               "changelog": {"items": [{"from": "1", "to": 2.5, "flag": True}]}}
     received = WebhookReceived(space_id="s-1", cloud_id="c-1", delivery_id="d-1",
                                webhook_event="jira:issue_updated", retry=1,
-                               received_at_ms=1_700_000_000_000,
-                               payload={"webhookEvent": "jira:issue_updated", "issue": ISSUE})
+                               received_at_ms=int(TIME.timestamp() * 1000), payload=payload)
 
-    fast = received_envelope(received, subject="c-1:10001", event_id="e-1")
+    fast = encode_received(received, subject="c-1:10001", event_id="e-1")
     expected = make(received, source=WEBHOOK_SOURCE, subject="c-1:10001", event_id="e-1")
 
-    fast = fast.model_copy(update={"time": TIME})
-    expected = expected.model_copy(update={"time": TIME})
-    assert fast == expected
-    assert encode(fast) == encode(expected)
+    assert fast == encode(expected.model_copy(update={"time": TIME}))
+
+
+def test_encode_received_decodes_to_model() -> None:
+    received = WebhookReceived(space_id="s-1", cloud_id="c-1", delivery_id="d-1",
+                               webhook_event="jira:issue_updated", retry=0,
+                               received_at_ms=1_700_000_000_999,
+                               payload={"webhookEvent": "jira:issue_updated", "issue": ISSUE})
+
+    envelope = decode(encode_received(received, subject="c-1:10001", event_id="e-1"))
+
+    assert WebhookReceived.model_validate(envelope.data) == received
+    assert envelope.type == "jira.webhook.received"
+    assert envelope.schemaversion == CURRENT_VERSION["jira.webhook.received"]
+
+
+def test_encode_event_matches_codec() -> None:
+    data = {"space_id": "s-1", "received_at_ms": 1_700_000_000_000}
+    envelope = Envelope(id="e-2", source=DELIVERY_SOURCE, type=DELIVERY_TYPE, subject="c-1:d-1",
+                        time=TIME, data=data)
+
+    fast = encode_event(event_id="e-2", source=DELIVERY_SOURCE, event_type=DELIVERY_TYPE,
+                        subject="c-1:d-1", time_ms=int(TIME.timestamp() * 1000),
+                        schemaversion=1, data=data)
+
+    assert fast == encode(envelope)
+
+
+@pytest.mark.parametrize("time_ms", [0, 1_700_000_000_123, 1_700_000_000_999, 1_764_888_793_001])
+def test_event_time_keeps_millisecond(time_ms: int) -> None:
+    moment = datetime.fromtimestamp(time_ms // 1000, UTC).replace(
+        microsecond=time_ms % 1000 * 1000)
+    expected = Envelope(source="s", type="t", subject="k", data={}, time=moment)
+
+    assert event_time(time_ms) == expected.to_cloudevent()["time"]

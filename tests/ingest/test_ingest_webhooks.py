@@ -154,6 +154,7 @@ async def test_webhook_broker_failure_unavailable(harness: Harness, cloud_id: st
         raise ConnectionError("broker away")
 
     harness.producer.send = refuse  # type: ignore[method-assign]
+    harness.producer.send_encoded = refuse  # type: ignore[method-assign]
 
     response = await harness.ingress.post("/webhooks/jira/space-w", content=_delivery(cloud_id),
                                           headers=_signed(harness, cloud_id, "d-11"))
