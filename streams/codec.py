@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import orjson
 from pydantic import ValidationError
@@ -38,6 +39,39 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
 }
 
 
+_JSON_LEAVES: frozenset[Any] = frozenset({str, int, float, bool, type(None), Any})
+_PLAIN_MODELS: dict[type[EventData], bool] = {}
+
+
+def _json_native(annotation: Any) -> bool:
+    """Return True when every value of ``annotation`` is a JSON value as Python holds it."""
+    if annotation in _JSON_LEAVES:
+        return True
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return all(isinstance(arg, str | int | bool) or arg is None
+                   for arg in get_args(annotation))
+    if origin in (list, dict, Union, UnionType):
+        return all(_json_native(arg) for arg in get_args(annotation))
+    return False
+
+
+def _is_plain(model: type[EventData]) -> bool:
+    plain = _PLAIN_MODELS.get(model)
+    if plain is None:
+        plain = all(_json_native(field.annotation) for field in model.model_fields.values())
+        _PLAIN_MODELS[model] = plain
+    return plain
+
+
+def _json_data(data: EventData) -> dict[str, Any]:
+    # A model whose fields are all JSON types holds its JSON form already, so the
+    # graph's large node records skip a pydantic pass over their content.
+    if _is_plain(type(data)):
+        return dict(data.__dict__)
+    return data.model_dump(mode="json")
+
+
 def make(data: EventData, *, source: str, subject: str, event_id: str | None = None) -> Envelope:
     """Wrap ``data`` in an envelope of its registered type and current version."""
     event_type = TYPE_OF.get(type(data))
@@ -52,7 +86,7 @@ def make(data: EventData, *, source: str, subject: str, event_id: str | None = N
         "type": event_type,
         "subject": subject,
         "schemaversion": CURRENT_VERSION[event_type],
-        "data": data.model_dump(mode="json"),
+        "data": _json_data(data),
     }
     if event_id is not None:
         fields["id"] = event_id

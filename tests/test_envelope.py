@@ -9,7 +9,14 @@ import pytest
 from pydantic import ValidationError
 
 from streams import codec
-from streams.contract import CURRENT_VERSION, IssueRefetchRequested, WebhookReceived
+from streams.contract import (
+    CURRENT_VERSION,
+    EventData,
+    IssueRefetchRequested,
+    NodeUpserted,
+    ThreadMessagePosted,
+    WebhookReceived,
+)
 from streams.envelope import Envelope
 from streams.errors import CodecError, SchemaVersionError, UnknownEventTypeError
 
@@ -156,3 +163,28 @@ def test_internal_state_records_match_contract() -> None:
 
     assert snapshot.model_dump(mode="json") == connection.model_dump(mode="json")
     assert saved.model_dump(mode="json") == cursor.model_dump(mode="json")
+
+
+PLAIN_CASES: list[EventData] = [
+    NodeUpserted(
+        space_id="space-1", node_id="n-1", node_type="Story", label="Fix login",
+        content_markdown="**x**", attributes={"Status": "Done", "Labels": ["a"], "Priority": None},
+        content_adf={"type": "doc", "version": 1, "content": [{"type": "paragraph"}]},
+        aliases=["KAN-1"], created="2026-01-01T00:00:00.000Z",
+        updated="2026-01-02T00:00:00.000Z", source={"system": "jira"},
+    ),
+    NodeUpserted.model_construct(
+        space_id="space-1", node_id="n-2", node_type="Bug", label="Crash",
+        content_markdown=None, content_adf=None, attributes={}, aliases=[],
+        created="2026-01-01T00:00:00.000Z", updated="2026-01-01T00:00:00.000Z", source={},
+    ),
+    ThreadMessagePosted(space_id="space-1", kind="progress", text="t", counts={"issues": 1},
+                        details={"nested": [1, 2.5, None, True]}),
+]
+
+
+@pytest.mark.parametrize("data", PLAIN_CASES, ids=lambda data: type(data).__name__)
+def test_plain_data_same_as_model_dump(data: EventData) -> None:
+    envelope = codec.make(data, source="/test", subject="s")
+
+    assert envelope.data == data.model_dump(mode="json")
