@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
+import orjson
 
 from jiraclient.auth import DEFAULT_API_URL, TokenSource
 from jiraclient.budget import SiteBudget
@@ -34,6 +35,7 @@ from jiraclient.errors import (
     error_from_response,
     transport_error,
 )
+from jiraclient.query import with_query
 from jiraclient.retry import NO_RETRY, RetryPolicy, parse_retry_after
 from streams.metrics import JIRA_CALLS
 
@@ -68,6 +70,18 @@ class Page:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# Counter.labels() takes a lock and looks the child up on every call, so each
+# (method, outcome) child is looked up once per process.
+_CALL_COUNTERS: dict[tuple[str, str], Any] = {}
+
+
+def _count_call(method: str, outcome: str) -> None:
+    counter = _CALL_COUNTERS.get((method, outcome))
+    if counter is None:
+        counter = _CALL_COUNTERS[(method, outcome)] = JIRA_CALLS.labels(method, outcome)
+    counter.inc()
 
 
 class JiraClient:
@@ -159,7 +173,7 @@ class JiraClient:
         retriable error waits for the policy's delay, and anything else is raised.
         """
         policy = policy or self._policy
-        url = self._bases[api] + path
+        url = with_query(self._bases[api] + path, params)
         headers = {"Accept": "application/json"}
         if edit_id is not None:
             headers[EDIT_ID_HEADER] = edit_id
@@ -175,7 +189,7 @@ class JiraClient:
             token = await self._tokens(stale_token) if stale_token else await self._tokens()
             headers["Authorization"] = f"Bearer {token}"
 
-            error = await self._attempt(method, url, path, params, json, headers, edit_id)
+            error = await self._attempt(method, url, path, json, headers, edit_id)
             if not isinstance(error, JiraError):
                 return error
 
@@ -239,16 +253,13 @@ class JiraClient:
         method: str,
         url: str,
         path: str,
-        params: dict[str, Any] | None,
         json: Any,
         headers: dict[str, str],
         edit_id: str | None,
     ) -> httpx.Response | JiraError:
         sent_at = self._clock()
         try:
-            response = await self._http.request(
-                method, url, params=params, json=json, headers=headers
-            )
+            response = await self._http.request(method, url, json=json, headers=headers)
         except httpx.RequestError as exc:
             log.info(
                 "%s %s failed cloud_id=%s error=%s duration_ms=%.0f",
@@ -258,7 +269,7 @@ class JiraClient:
                 type(exc).__name__,
                 (self._clock() - sent_at) * 1000,
             )
-            JIRA_CALLS.labels(method, "transport_error").inc()
+            _count_call(method, "transport_error")
             mapped = transport_error(exc, method=method, url=url)
             mapped.__cause__ = exc
             return mapped
@@ -272,7 +283,7 @@ class JiraClient:
             edit_id,
             (self._clock() - sent_at) * 1000,
         )
-        JIRA_CALLS.labels(method, f"{response.status_code // 100}xx").inc()
+        _count_call(method, f"{response.status_code // 100}xx")
         if response.is_success:
             return response
 
@@ -285,9 +296,11 @@ class JiraClient:
 
     @staticmethod
     def _json(response: httpx.Response) -> Any:
+        # orjson reads UTF-8 only, which is what Jira Cloud sends. It returns
+        # integers beyond 64 bits as floats, and Jira's ids are far smaller.
         try:
-            return response.json()
-        except ValueError as exc:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError as exc:
             raise JiraInvalidResponse(
                 f"Jira returned {response.status_code} to {response.request.method} "
                 f"{response.request.url.path} with a body that is not JSON",

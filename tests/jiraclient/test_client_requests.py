@@ -17,6 +17,7 @@ from jiraclient.errors import (
     JiraConflict,
     JiraForbidden,
     JiraHTTPError,
+    JiraInvalidResponse,
     JiraNotFound,
     JiraRateLimited,
     JiraServerError,
@@ -252,6 +253,33 @@ async def test_writes_are_not_retried() -> None:
     with pytest.raises(JiraServerError):
         await client.edit_issue("10001", {"fields": {"summary": "x"}}, edit_id="edit-1")
     assert len(recorder.requests) == 1
+
+
+async def test_get_issue_sends_query() -> None:
+    client, recorder = make_client(lambda request: httpx.Response(200, json={"id": "10001"}))
+
+    await client.get_issue("10001", fields=["summary", "updated"], expand=["changelog"])
+
+    url = recorder.requests[0].url
+    assert url.path == f"{BASE}/issue/10001"
+    assert url.params["fields"] == "summary,updated"
+    assert url.params["expand"] == "changelog"
+
+
+async def test_get_issue_non_json_invalid() -> None:
+    client, _ = make_client(lambda request: httpx.Response(200, content=b"<html>"))
+
+    with pytest.raises(JiraInvalidResponse, match="not JSON"):
+        await client.get_issue("10001")
+
+
+async def test_get_issue_reads_unicode() -> None:
+    body = json.dumps({"id": "10001", "fields": {"summary": "Réparer ✓"}}).encode()
+    client, _ = make_client(lambda request: httpx.Response(200, content=body))
+
+    issue = await client.get_issue("10001")
+
+    assert issue["fields"]["summary"] == "Réparer ✓"
 
 
 async def test_request_logs_one_info_line(caplog: pytest.LogCaptureFixture) -> None:
