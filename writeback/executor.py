@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from jiraclient.client import JiraClient
@@ -424,4 +424,4 @@ async def _send_plan(
 
     result = run.result("applied", jira_value=plan.jira_value)
     applied = await run.finish(EditState.CONFIRMED, result)
-    return replace(applied, pending=pending)
+    return AppliedEdit(applied.result, pending)
