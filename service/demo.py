@@ -77,9 +77,10 @@ class Processes:
     children: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        log = (log_dir / f"{name}.log").open("ab")
-        child = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True, preexec_fn=_die_with_parent)
+        # The child writes to its own copy of the file descriptor.
+        with (log_dir / f"{name}.log").open("ab") as log:
+            child = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         self.children.append(child)
 
     def stop(self) -> None:
