@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest.entities import issue_key, project_key
 from jiraclient.errors import JiraNotFound
 from reconcile.census import take_census
 from reconcile.counting import CountingClient
@@ -43,7 +44,7 @@ from streams.contract import (
     ProjectObserved,
 )
 from streams.errors import SyncError
-from streams.topics import TopicNames, entity_key
+from streams.topics import TopicNames
 
 logger = logging.getLogger(__name__)
 
@@ -78,18 +79,18 @@ class _Run:
     run_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     published: int = 0
 
-    async def emit(self, entity_id: str, data: EventData) -> None:
+    async def emit(self, key: str, data: EventData) -> None:
+        """Publish an observation under its record key, ``issue_key`` or ``project_key``."""
         if self.dry_run:
             return
 
-        key = entity_key(self.cloud_id, entity_id)
         envelope = codec.make(data, source=SOURCE, subject=key)
         await self.publish(self.topics.inbound, key, envelope)
         self.published += 1
 
     async def observe_issue(self, issue: dict[str, Any]) -> None:
         await self.emit(
-            issue_id_of(issue),
+            issue_key(self.cloud_id, issue_id_of(issue)),
             IssueObserved(
                 space_id=self.connection_space_id,
                 cloud_id=self.cloud_id,
@@ -234,7 +235,7 @@ async def _reconcile(run: _Run, graph: GraphIndex, report: DriftReport) -> Drift
             project_id,
         )
         await run.emit(
-            project_id,
+            project_key(cloud_id, project_id),
             ProjectAccessLost(
                 space_id=space_id,
                 cloud_id=cloud_id,
@@ -245,7 +246,7 @@ async def _reconcile(run: _Run, graph: GraphIndex, report: DriftReport) -> Drift
         )
     for project_id in found:
         await run.emit(
-            project_id,
+            project_key(cloud_id, project_id),
             ProjectObserved(
                 space_id=space_id,
                 cloud_id=cloud_id,
@@ -354,7 +355,7 @@ async def _confirm(
                 out_of_view,
             )
             await run.emit(
-                issue_id,
+                issue_key(run.cloud_id, issue_id),
                 IssueGone(
                     space_id=run.connection_space_id,
                     cloud_id=run.cloud_id,

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from reconcile_fakes import FakeGraph, Published
 
+from ingest.entities import project_key
 from ingest.webhook_plan import DEFAULT_WEBHOOKS
 from jira_sandbox.faults import DroppedDelivery, FaultConfig
 from jira_sandbox.model import ChangeEvent, World
@@ -192,6 +193,18 @@ async def test_hidden_project_access_lost(site, jira, graph, published, target):
     assert report.extra == 0
     assert hidden_issues <= graph.versions.keys()
     assert graph.lost_issues == hidden_issues
+
+
+async def test_project_records_keyed_apart(site, jira, graph, published, target):
+    hidden = sorted(site.projects.values(), key=lambda project: project.id)[0]
+    site.hide_project(site.app_account_id, hidden.key)
+
+    await reconcile(target, client=jira, graph=graph, publish=published)
+    keys = [key for _, key, envelope in published.records
+            if envelope.type == "jira.project.access_lost"]
+
+    # Jira numbers projects and issues independently, so a bare id could be an issue's key.
+    assert keys == [project_key(site.cloud_id, hidden.id)]
 
 
 async def test_hidden_project_published_before_issues(site, jira, graph, published, target):
