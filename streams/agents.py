@@ -17,6 +17,7 @@ steps are idempotent, so a replayed record changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from typing import Any
 
 import faust
 import orjson
+from faust.types.enums import ProcessingGuarantee
 
 from streams import codec, metrics
 from streams.contract import ObservationRejected
@@ -102,6 +104,9 @@ def stateful_agent(
     """Declare an agent that runs ``step`` over ``source`` with ``table`` as its state."""
     stats = AgentStats()
     topics: dict[str, faust.TopicT] = {}
+    guarantee = ProcessingGuarantee(app.conf.processing_guarantee)
+    transactional = guarantee is ProcessingGuarantee.EXACTLY_ONCE
+    crashing: set[asyncio.Task[None]] = set()
 
     def topic(topic_name: str) -> faust.TopicT:
         if topic_name not in topics:
@@ -122,6 +127,29 @@ def stateful_agent(
         await topic(dead_letter).send(key=record.key.encode(), value=codec.encode(envelope))
         stats.dead_lettered += 1
         metrics.DEAD_LETTERS.labels(name).inc()
+
+    def on_delivered(delivery: asyncio.Future[Any]) -> None:
+        if delivery.cancelled() or delivery.exception() is None:
+            return
+        # Offsets are committed once the producer has flushed, delivered or not, so an
+        # undelivered output stops the worker instead of being only logged. A restart
+        # then processes the input again from the last commit, unless a commit
+        # already ran between the failure and the stop.
+        exc = delivery.exception()
+        log.critical("agent %s could not publish an output, stopping the worker: %r", name, exc)
+        task = asyncio.ensure_future(app.crash(exc))  # type: ignore[arg-type]
+        crashing.add(task)
+        task.add_done_callback(crashing.discard)
+
+    async def publish(topic_name: str, key: bytes, value: bytes) -> None:
+        if transactional:
+            # Faust routes a send to the transaction of the partition being processed.
+            await topic(topic_name).send(key=key, value=value)
+            return
+        # Straight to the producer under Faust's: the topic layer's future and
+        # sensors cost more per record than the rest of the send.
+        delivery = await app.producer.send(topic_name, key, value, None, None, None)
+        delivery.add_done_callback(on_delivered)  # type: ignore[attr-defined]
 
     async def process(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
@@ -159,9 +187,7 @@ def stateful_agent(
                     table[state_key.encode()] = orjson.dumps(state)
 
             for output in result.outputs:
-                await topic(output.topic).send(
-                    key=output.key.encode(), value=codec.encode(output.envelope),
-                )
+                await publish(output.topic, output.key.encode(), codec.encode(output.envelope))
                 metrics.EVENTS_OUT.labels(name, output.topic).inc()
             stats.published += len(result.outputs)
             stats.processed += 1
