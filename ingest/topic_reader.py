@@ -129,7 +129,7 @@ class TopicFollower:
                 if await consumer.position(tp) >= end_offsets[tp]:
                     pending.discard(tp)
             if pending and loop.time() > deadline:
-                # Only an open transaction holds a read-committed position below the
+                # Only an open transaction keeps a read-committed position below the
                 # high watermark this long; its records arrive through the follower.
                 logger.warning(
                     "loaded topic=%s with a transaction still open on partitions=%s "

@@ -54,11 +54,11 @@ def raw_topic(app: faust.App, name: str) -> faust.TopicT:
                      value_serializer="raw", partitions=PARTITIONS)
 
 
-# Faust opens one RocksDB database per table partition, and its defaults give each
+# Faust opens one RocksDB database per table partition. Its defaults give each one
 # 64 MiB write buffers (up to 3) and a 2 GiB block cache, so a worker with 3 tables of
 # 6 partitions could grow to gigabytes before RocksDB flushes. These bounds keep the
-# worst case near 24 MiB per database; states are read once per event, and each
-# read is a point lookup through the bloom filter, so a small cache costs little.
+# worst case near 24 MiB per database. A state is read once per event, as a point
+# lookup through the bloom filter, so a small cache costs little.
 STORE_WRITE_BUFFER_BYTES = 8 * 1024 * 1024
 STORE_WRITE_BUFFERS = 2
 STORE_BLOCK_CACHE_BYTES = 8 * 1024 * 1024

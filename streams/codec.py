@@ -44,7 +44,7 @@ _PLAIN_MODELS: dict[type[EventData], bool] = {}
 
 
 def _json_native(annotation: Any) -> bool:
-    """Return True when every value of ``annotation`` is a JSON value as Python holds it."""
+    """Return True when every value of ``annotation`` is a JSON value in Python form."""
     if annotation in _JSON_LEAVES:
         return True
     origin = get_origin(annotation)
@@ -65,7 +65,7 @@ def _is_plain(model: type[EventData]) -> bool:
 
 
 def _json_data(data: EventData) -> dict[str, Any]:
-    # A model whose fields are all JSON types holds its JSON form already, so the
+    # The fields of a model made only of JSON types are their own JSON form, so the
     # graph's large node records skip a pydantic pass over their content.
     if _is_plain(type(data)):
         return dict(data.__dict__)

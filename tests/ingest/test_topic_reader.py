@@ -1,4 +1,4 @@
-"""Loading a topic sees every committed transaction, and an open one does not hold it forever."""
+"""Loading a topic reads every committed transaction, and an open one delays it only briefly."""
 
 from __future__ import annotations
 
