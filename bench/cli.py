@@ -47,7 +47,7 @@ class Scale:
     live: LiveLoad
 
 
-FULL = Scale(events=100_000, sample=2_000, memory_limit_s=150.0,
+FULL = Scale(events=100_000, sample=2_000, memory_limit_s=330.0,
              ingress=IngressLoad(rate_requests=2000, saturation_requests=4000),
              jira=JiraLoad(issues=3000, edits=300), live=LiveLoad())
 QUICK = Scale(events=10_000, sample=1_000, memory_limit_s=120.0,
