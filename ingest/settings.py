@@ -60,6 +60,13 @@ class Settings:
         )
 
 
+# Every variable this module reads, for the command line's help.
+VARIABLES: tuple[str, ...] = (
+    "JIRA_CLIENT_ID", "JIRA_CLIENT_SECRET", "JIRA_REDIRECT_URL", "WEBHOOK_PUBLIC_URL",
+    "TOKEN_ENCRYPTION_KEYS", "NAUMU_JWT_KEY", "JIRA_AUTH_URL", "JIRA_API_URL",
+    "WEBHOOK_MAX_BODY_BYTES", "JIRA_ADMIN_WEBHOOK_SECRET",
+)
+
 _FIXES = {
     "JIRA_CLIENT_ID": "set it to the client id of the OAuth 2.0 (3LO) app",
     "JIRA_CLIENT_SECRET": "set it to the secret of the OAuth 2.0 (3LO) app",

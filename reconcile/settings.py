@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
@@ -66,6 +67,60 @@ class ReconcileSettings:
             raise InvalidSetting(f"poll_overlap={self.poll_overlap} is invalid; use zero or more")
         if self.seen_max < 1:
             raise InvalidSetting(f"seen_max={self.seen_max} is invalid; use 1 or more")
+
+
+# Environment variable -> what it sets, for help text and error messages.
+VARIABLES: dict[str, str] = {
+    "RECONCILE_DAILY_AT": "UTC time of day of each connection's daily run, HH:MM",
+    "RECONCILE_POLL_AFTER_S": "seconds without a webhook before polling starts",
+    "RECONCILE_POLL_INTERVAL_S": "seconds between polls while webhooks are silent",
+    "RECONCILE_POST_QUIET_REPORTS": "true to post scheduled reports that found no drift",
+}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _seconds(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InvalidSetting(
+            f"{name}={text!r} is invalid; use a whole number of seconds, 1 or more"
+        )
+    return timedelta(seconds=value)
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidSetting(f"{name}={text!r} is invalid; use true or false")
+
+
+def settings_from_env(env: Mapping[str, str]) -> ReconcileSettings:
+    """Read the scheduler's settings from ``env``; unset variables keep their defaults."""
+    defaults = ReconcileSettings()
+    daily_text = env.get("RECONCILE_DAILY_AT", "").strip()
+    try:
+        daily_at = parse_daily_at(daily_text) if daily_text else defaults.daily_at
+    except InvalidSetting as exc:
+        raise InvalidSetting(f"RECONCILE_DAILY_AT: {exc}") from exc
+    return ReconcileSettings(
+        daily_at=daily_at,
+        poll_silence=_seconds(env, "RECONCILE_POLL_AFTER_S", defaults.poll_silence),
+        poll_interval=_seconds(env, "RECONCILE_POLL_INTERVAL_S", defaults.poll_interval),
+        post_quiet_reports=_flag(env, "RECONCILE_POST_QUIET_REPORTS",
+                                 defaults.post_quiet_reports),
+    )
 
 
 @dataclass(frozen=True)

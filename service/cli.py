@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.settings import VARIABLES as INGEST_VARIABLES
+from reconcile.settings import VARIABLES as RECONCILE_VARIABLES
 from streams import localkafka
 from streams.admin import ensure_topics
 from streams.errors import SyncError
@@ -174,12 +176,22 @@ register(Command("topics", "create the contract topics on the broker",
 # --- entry point -------------------------------------------------------------------------
 
 
+# Variables the command modules read themselves.
+COMMAND_VARIABLES = ("LOG_FORMAT", "INGRESS_HOST", "INGRESS_PORT", "READ_API_URL",
+                     "KAFKA_CACHE_DIR")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every registered subcommand."""
     parser = argparse.ArgumentParser(
         prog="naumu-jira",
         description="Two-way sync between Jira Cloud and a Naumu space.",
-        epilog="environment variables: " + ", ".join(VARIABLES),
+        epilog=(
+            "environment variables: "
+            + ", ".join([*VARIABLES, *COMMAND_VARIABLES, *INGEST_VARIABLES,
+                         *RECONCILE_VARIABLES])
+            + ". docs/configuration.md describes each one."
+        ),
     )
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS.values():

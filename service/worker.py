@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -43,7 +44,7 @@ from jiraclient.auth import TokenManager
 from projections.fold import FoldContext
 from projections.lost_projects import LostProjects
 from reconcile.schedule import Reconciler
-from reconcile.settings import ReconcileTarget
+from reconcile.settings import ReconcileSettings, ReconcileTarget, settings_from_env
 from service.logs import configure
 from service.pipeline import (
     fold_step,
@@ -179,10 +180,12 @@ class WorkerServices(Service):
     """The worker's Jira-calling services, started and stopped with the Faust app."""
 
     def __init__(self, streams_settings: StreamsSettings, ingest_settings: IngestSettings,
-                 nodes: NodeStore, **kwargs: Any) -> None:
+                 nodes: NodeStore, reconcile_settings: ReconcileSettings | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.streams_settings = streams_settings
         self.ingest_settings = ingest_settings
+        self.reconcile_settings = reconcile_settings or ReconcileSettings()
         self.nodes = nodes
         self.lost_projects = LostProjects(nodes.nodes)
         self.producer: Producer | None = None
@@ -250,7 +253,7 @@ class WorkerServices(Service):
 
         self.reconciler = Reconciler(
             targets=targets, client_for=client_for, graph=GraphIndexView(self.nodes),
-            publish=publish_repair, topics=settings.topics,
+            publish=publish_repair, topics=settings.topics, settings=self.reconcile_settings,
         )
         await self.reconciler.start()
         self._lag_task = asyncio.create_task(self._report_lag(), name="consumer-lag")
@@ -345,7 +348,10 @@ def build_worker(
     schema_table = raw_table(app, "schemas", help_text="schema state per space")
     nodes = NodeStore(nodes_table)
 
-    services = WorkerServices(streams_settings, ingest_settings, nodes, loop=app.loop)
+    # Read before Faust starts, so a bad schedule stops the worker with the variable's name.
+    reconcile_settings = settings_from_env(os.environ) if with_services else None
+    services = WorkerServices(streams_settings, ingest_settings, nodes, reconcile_settings,
+                              loop=app.loop)
 
     def context_for(space_id: str, cloud_id: str) -> FoldContext:
         if not with_services:
