@@ -4,8 +4,8 @@
   fields and expansion the importer asks for; G5 runs the importer
   (:class:`ingest.importer.Importer`) over the same site, publishing to Kafka.
 - G7 applies label edits with :func:`writeback.executor.apply_edit` while
-  recording every request it sends, then replays exactly those requests with a
-  plain httpx loop (the baseline).
+  recording every request it sends, then replays those requests with a plain httpx
+  loop (the baseline), each summary PUT writing a new value as the edit did.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from bench.children import child, free_port
 from bench.report import Measurement, Row, Target, ratio_row
@@ -161,11 +162,35 @@ async def apply_edits(site: SandboxSite, summaries: dict[str, str], edits: int,
     return seconds, recorded
 
 
-async def replay_requests(requests: list[RecordedRequest]) -> float:
-    """The G7 baseline: send the same requests with a plain httpx loop."""
+def _changed_again(request: RecordedRequest, summaries: dict[str, str]) -> RecordedRequest:
+    """Return ``request`` with a summary PUT turned into one that changes the value again.
+
+    Replayed as recorded, a PUT would set the value the issue already has, and Jira (and
+    the sandbox) does less for a write that changes nothing: no history entry, no webhook.
+    """
+    if request.method != "PUT":
+        return request
+    body = orjson.loads(request.content)
+    summary = (body.get("fields") or {}).get("summary")
+    if not isinstance(summary, str):
+        return request
+    issue_id = httpx.URL(request.url).path.rstrip("/").rsplit("/", 1)[-1]
+    changed = f"{summary} [bare]"
+    summaries[issue_id] = changed
+    body["fields"]["summary"] = changed
+    return RecordedRequest(request.method, request.url, orjson.dumps(body), request.headers)
+
+
+async def replay_requests(requests: list[RecordedRequest], summaries: dict[str, str]) -> float:
+    """The G7 baseline: send the same requests with a plain httpx loop.
+
+    Each summary PUT writes a new value, as the edit it was recorded from did, and
+    ``summaries`` is updated to the values written.
+    """
+    changing = [_changed_again(request, summaries) for request in requests]
     async with httpx.AsyncClient() as http:
         started = time.perf_counter()
-        for request in requests:
+        for request in changing:
             response = await http.request(request.method, request.url, content=request.content,
                                           headers={**request.headers,
                                                    "Authorization": "Bearer bench"})
@@ -212,7 +237,7 @@ async def measure_jira(*, bootstrap: str, names: TopicNames, seed: int, load: Ji
         edits = min(load.edits, len(summaries))
         for repetition in range(repetitions + 1):
             seconds, requests = await apply_edits(site, summaries, edits, repetition)
-            bare_seconds = await replay_requests(requests)
+            bare_seconds = await replay_requests(requests, summaries)
             if repetition:
                 edit_rates.append(edits / seconds)
                 bare_rates.append(edits / bare_seconds)
