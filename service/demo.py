@@ -95,6 +95,8 @@ class Processes:
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(child.pid, signal.SIGKILL)
+                # Reaped, so no zombie is left and Popen does not warn when collected.
+                child.wait()
 
     def check(self) -> None:
         for child in self.children:
