@@ -78,7 +78,10 @@ _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # A number in orjson output that Python's repr may write differently: one with an
 # exponent, a small fraction, or a long run of digits. Compact JSON puts every
 # number at the start or right after ":", "," or "[", so hex ids in strings rarely match.
-_FLOAT_FORMS_RE = re.compile(rb"(?:^|[:,\[])-?(?:\d+(?:\.\d+)?[eE]|0\.0000|\d{16})")
+# The pattern starts with the delimiter so that the regex engine can scan for it
+# quickly; a document that is a bare number is checked apart.
+_FLOAT_FORMS_RE = re.compile(rb"[:,\[]-?(?:\d+(?:\.\d+)?[eE]|0\.0000|\d{16})")
+_BARE_NUMBER_START = frozenset(b"-0123456789")
 
 
 def mark_key(mark: Node) -> tuple[int, str]:
@@ -111,7 +114,7 @@ def _compact_json(node: Node) -> str:
         encoded = orjson.dumps(node)
     except (orjson.JSONEncodeError, TypeError):
         return _LINE_ENCODER.encode(node)
-    if _FLOAT_FORMS_RE.search(encoded) is not None:
+    if encoded[0] in _BARE_NUMBER_START or _FLOAT_FORMS_RE.search(encoded) is not None:
         return _LINE_ENCODER.encode(node)
     return encoded.decode()
 
