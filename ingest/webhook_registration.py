@@ -111,15 +111,24 @@ class WebhookMaintainer:
         return outcome
 
     async def remove(self, connection: Connection) -> None:
-        """Delete the connection's webhooks; failures are logged, never raised."""
-        if not connection.webhook_ids or connection.cloud_id is None:
+        """Delete the connection's webhooks; failures are logged, never raised.
+
+        The stored ids can be out of date, because the daily reconciliation registers
+        a webhook again when Jira lost it. So the app's registrations on the site are
+        listed too, as the reconciliation's own plan does, and all of them deleted.
+        """
+        if connection.cloud_id is None:
             return
+        ids = set(connection.webhook_ids)
         try:
-            await self._client_for(connection).delete_webhooks(connection.webhook_ids)
+            client = self._client_for(connection)
+            listed = [registration_of(item) for item in await client.list_webhooks()]
+            ids.update(registration.id for registration in listed)
+            if ids:
+                await client.delete_webhooks(sorted(ids))
         except SyncError as exc:
             # Jira errors, and tokens that can no longer be read (a removed
             # encryption key), must not block a disconnect: Jira expires the
             # registrations after 30 days anyway.
             logger.warning("webhooks not deleted space_id=%s cloud_id=%s ids=%s: %s",
-                           connection.space_id, connection.cloud_id,
-                           list(connection.webhook_ids), exc)
+                           connection.space_id, connection.cloud_id, sorted(ids), exc)

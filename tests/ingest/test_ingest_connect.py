@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 from conftest import Harness, read_topic
 
 from ingest.connection import ConnectionStatus
+from ingest.webhook_registration import webhook_url
 from streams.ids import node_id
 
 
@@ -156,6 +157,26 @@ async def test_disconnect_deletes_tokens(harness: Harness) -> None:
     connection = harness.registry.require("space-h")
     assert connection.tokens is None
     assert connection.webhook_ids == ()
+
+
+async def test_disconnect_deletes_reregistered_webhooks(harness: Harness) -> None:
+    harness.give_role("space-r", "user-r", "admin")
+    account = harness.admin_of(1)
+    await harness.connect("space-r", "user-r", account)
+    connection = harness.registry.require("space-r")
+    cloud_id = connection.cloud_id or ""
+    webhooks = harness.world.webhooks
+    assert webhooks is not None
+    # What the daily reconciliation does when Jira lost a registration: a new id the
+    # stored connection does not know.
+    url = webhook_url(harness.settings.webhook_public_url, "space-r")
+    webhooks.register(cloud_id, account, url,
+                      [{"events": ["jira:issue_deleted"], "jqlFilter": "project != NONE"}])
+
+    await harness.ingress.post("/spaces/space-r/jira/disconnect", headers=harness.bearer("user-r"))
+
+    assert len(connection.webhook_ids) == 2
+    assert webhooks.registrations(cloud_id) == []
 
 
 async def test_status_hides_tokens(harness: Harness) -> None:
