@@ -511,6 +511,13 @@ def stop(data_dir: Path = DEFAULT_DATA_DIR, *, timeout: float = 30.0) -> BrokerS
     data_dir = data_dir.resolve()
     before = status(data_dir)
     if not before.running or before.pid is None:
+        stale = _read_pid(data_dir)
+        if stale is not None:
+            # A broker of this process that died on its own (or was killed) is reaped
+            # here, so no zombie is left and Popen does not warn when it is collected.
+            child = _CHILDREN.pop(stale, None)
+            if child is not None:
+                child.poll()
         _pid_file(data_dir).unlink(missing_ok=True)
         return before
 
