@@ -201,8 +201,12 @@ def _port_owner(port: int) -> str | None:
 def check_port_free(port: int, role: str = "broker") -> None:
     """Raise :class:`PortInUseError` naming the port and its owner if ``port`` is taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # Kafka binds with SO_REUSEADDR, so connections of a stopped broker that are
+        # still in TIME_WAIT do not keep it from listening; the probe must agree.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
+            probe.listen(1)
         except OSError as exc:
             owner = _port_owner(port)
             taken_by = f" by {owner}" if owner else ""
