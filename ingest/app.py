@@ -26,6 +26,7 @@ from ingest.deliveries import DeliveryLog
 from ingest.errors import IngestError
 from ingest.identity import SpaceDirectory
 from ingest.lifecycle import ConnectionLifecycle
+from ingest.metrics import WEBHOOK_DELIVERIES
 from ingest.oauth_state import OAuthStates
 from ingest.publisher import EncodedPublisher
 from ingest.settings import Settings
@@ -42,9 +43,20 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+# Where Jira delivers the webhooks of a space: ``/webhooks/jira/{space_id}``.
+WEBHOOK_PATH = "/webhooks/jira/"
+
+
 async def _ingest_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IngestError)
-    if exc.status_code >= 500:
+    if request.url.path.startswith(WEBHOOK_PATH):
+        # Jira sees only the status, so a rejected delivery must leave a trace here.
+        # The messages name what failed, never the token or a secret.
+        WEBHOOK_DELIVERIES.labels(outcome=f"rejected_{exc.status_code}").inc()
+        logger.warning("webhook rejected path=%s status=%d code=%s delivery_id=%s: %s",
+                       request.url.path, exc.status_code, exc.code,
+                       request.headers.get("x-atlassian-webhook-identifier", "-"), exc)
+    elif exc.status_code >= 500:
         logger.warning("request failed path=%s code=%s: %s", request.url.path, exc.code, exc)
     return JSONResponse(error_body(exc.code, str(exc)), status_code=exc.status_code)
 
@@ -146,7 +158,7 @@ def create_app(
         Route("/spaces/{space_id}/jira/site", connect.choose_site, methods=["POST"]),
         Route("/spaces/{space_id}/jira/disconnect", connect.disconnect, methods=["POST"]),
         Route("/oauth/callback", connect.callback, methods=["GET"]),
-        Route("/webhooks/jira/{space_id}", webhooks.receive_webhook, methods=["POST"]),
+        Route(WEBHOOK_PATH + "{space_id}", webhooks.receive_webhook, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

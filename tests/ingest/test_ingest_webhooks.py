@@ -3,12 +3,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import time
 
 import jwt
 import orjson
 import pytest
 from conftest import ADMIN_SECRET, Harness, read_topic
+
+from ingest.metrics import WEBHOOK_DELIVERIES
 
 
 def _delivery(cloud_id: str, issue_id: str = "10001") -> bytes:
@@ -60,6 +63,25 @@ async def test_webhook_bad_signature_unauthorised(harness: Harness, cloud_id: st
 
     assert response.status_code == 401
     assert await _webhooks(harness) == []
+
+
+async def test_webhook_rejection_logged_and_counted(
+    harness: Harness, cloud_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = _signed(harness, cloud_id, "d-rejected")
+    headers["Authorization"] = headers["Authorization"][:-4] + "AAAA"
+    counter = WEBHOOK_DELIVERIES.labels(outcome="rejected_401")
+    before = counter._value.get()
+
+    with caplog.at_level(logging.WARNING, logger="ingest.app"):
+        await harness.ingress.post("/webhooks/jira/space-w", content=_delivery(cloud_id),
+                                   headers=headers)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "ingest.app"]
+    assert counter._value.get() == before + 1
+    assert any("webhook rejected" in line and "status=401" in line
+               and "delivery_id=d-rejected" in line for line in lines)
+    assert not any(headers["Authorization"].split()[-1] in line for line in lines)
 
 
 async def test_webhook_foreign_issuer_unauthorised(harness: Harness, cloud_id: str) -> None:
