@@ -32,10 +32,20 @@ from ingest.token_cipher import TokenCipher
 from jiraclient.auth import TokenManager, TokenStore
 from service.cli import Command, register
 from service.logs import configure
+from streams.admin import require_topics
 from streams.producer import Producer
 from streams.settings import Settings as StreamsSettings
+from streams.topics import TopicNames
 
 log = logging.getLogger(__name__)
+
+
+async def require_contract_topics(settings: StreamsSettings) -> None:
+    """Stop with one line when the broker lacks a contract topic this deployment needs."""
+    names = TopicNames(prefix=settings.topic_prefix)
+    await require_topics(settings.kafka_bootstrap_servers,
+                         [spec.name for spec in names.specs()],
+                         request_timeout_ms=settings.kafka_request_timeout_ms)
 
 
 def _configure_logging(level: str) -> None:
@@ -56,6 +66,7 @@ async def run_ingress(host: str, port: int) -> None:
     """Serve the ingress until cancelled."""
     streams_settings = StreamsSettings.from_env()
     settings = IngestSettings.from_environ()
+    await require_contract_topics(streams_settings)
     producer = Producer(streams_settings)
     await producer.start()
     http = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
@@ -166,8 +177,10 @@ def _run_worker(args: argparse.Namespace) -> int:
     from service.worker import build_worker
 
     streams_settings = StreamsSettings.from_env()
+    ingest_settings = IngestSettings.from_environ()
+    asyncio.run(require_contract_topics(streams_settings))
     streams_settings.state_dir.mkdir(parents=True, exist_ok=True)
-    worker = build_worker(streams_settings, IngestSettings.from_environ())
+    worker = build_worker(streams_settings, ingest_settings)
     host = args.read_api_host or streams_settings.worker_web_host
     port = args.read_api_port or streams_settings.worker_web_port
     serve_asgi(worker.app, read_api(worker), host=host, port=port,

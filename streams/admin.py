@@ -251,6 +251,36 @@ async def _fix(
     return fixed
 
 
+async def require_topics(
+    bootstrap: str, names: Iterable[str], *, request_timeout_ms: int = 30_000
+) -> None:
+    """Raise :class:`TopicAdminError` naming every topic of ``names`` the broker lacks.
+
+    A process checks this before it starts, so that a missing topic stops it with
+    one line instead of a failure deep inside a consumer.
+    """
+    wanted = list(names)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=request_timeout_ms)
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+    except KafkaError as exc:
+        raise TopicAdminError(
+            f"could not list the topics on {bootstrap}: {exc!r}; check that "
+            "KAFKA_BOOTSTRAP_SERVERS names a running broker"
+        ) from exc
+    finally:
+        await admin.close()
+
+    missing = [name for name in wanted if name not in existing]
+    if missing:
+        raise TopicAdminError(
+            f"{len(missing)} of the {len(wanted)} contract topics are missing on {bootstrap}: "
+            f"{', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}; create them with "
+            "`naumu-jira topics ensure` (with the same TOPIC_PREFIX)"
+        )
+
+
 async def delete_topics(bootstrap: str, names: Iterable[str]) -> None:
     """Delete ``names``; topics that do not exist are ignored."""
     names = list(names)

@@ -10,7 +10,14 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from streams import topics
-from streams.admin import Drift, Report, delete_topics, ensure_topics
+from streams.admin import (
+    Drift,
+    Report,
+    TopicAdminError,
+    delete_topics,
+    ensure_topics,
+    require_topics,
+)
 from streams.topics import TopicNames, TopicSpec
 
 # Topic config changes reach the broker's metadata cache a moment after the
@@ -159,3 +166,24 @@ async def test_drift_left_unless_asked(kafka_bootstrap: str, contract: list[Topi
 
     assert Drift(target.name, "partitions", str(topics.PARTITIONS), "2") in again.drift
     assert again.fixed == ()
+
+
+@pytest.mark.kafka
+async def test_require_names_missing(kafka_bootstrap: str, contract: list[TopicSpec]) -> None:
+    present, absent = contract[0], contract[1]
+    await ensure_topics(kafka_bootstrap, [present])
+
+    with pytest.raises(TopicAdminError) as caught:
+        await require_topics(kafka_bootstrap, [present.name, absent.name])
+
+    assert absent.name in str(caught.value)
+    assert present.name not in str(caught.value)
+    assert "naumu-jira topics ensure" in str(caught.value)
+
+
+@pytest.mark.kafka
+async def test_require_passes_when_present(kafka_bootstrap: str,
+                                           contract: list[TopicSpec]) -> None:
+    await ensure_topics(kafka_bootstrap, contract[:2])
+
+    await require_topics(kafka_bootstrap, [spec.name for spec in contract[:2]])
