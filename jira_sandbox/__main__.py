@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import secrets
 
 import uvicorn
@@ -29,7 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sprints", type=int, default=4, help="sprints per board")
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID, help="OAuth client id")
     parser.add_argument(
-        "--client-secret", default=None, help="OAuth client secret (random when omitted)"
+        "--client-secret", default=None,
+        help="OAuth client secret; SANDBOX_CLIENT_SECRET sets it without showing it in the "
+             "process list (random when neither is set)",
     )
     parser.add_argument(
         "--redirect-uri",
@@ -51,7 +54,8 @@ def main(argv: list[str] | None = None) -> None:
         users=args.users,
         sprints_per_board=args.sprints,
     )
-    client_secret = args.client_secret or secrets.token_urlsafe(24)
+    given_secret = args.client_secret or os.environ.get("SANDBOX_CLIENT_SECRET") or None
+    client_secret = given_secret or secrets.token_urlsafe(24)
     app = create_app(
         world,
         client_id=args.client_id,
@@ -63,7 +67,10 @@ def main(argv: list[str] | None = None) -> None:
     base_url = f"http://127.0.0.1:{args.port}"
     print(f"Jira sandbox at {base_url}")
     print(f"client_id={args.client_id}")
-    print(f"client_secret={client_secret}")
+    # A generated secret is printed because nobody else knows it; a given one is not
+    # repeated into logs.
+    print(f"client_secret={client_secret}" if given_secret is None
+          else "client_secret=(as given)")
     for site in world.sites.values():
         print(f"site {site.name} cloud_id={site.cloud_id} consenting account={site.app_account_id}")
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="info")

@@ -240,9 +240,8 @@ class Demo:
             python, "-m", "jira_sandbox", "--port", str(sandbox_port), "--seed", str(c.seed),
             "--sites", "2", "--projects", str(c.projects), "--issues", str(c.issues),
             "--users", str(c.users), "--client-id", CLIENT_ID,
-            "--client-secret", keys["client_secret"],
             "--redirect-uri", f"{self.ingress}/oauth/callback", "--auto-consent",
-        ], env, logs)
+        ], {**env, "SANDBOX_CLIENT_SECRET": keys["client_secret"]}, logs)
         await _wait_http(f"{self.sandbox}/_sandbox/sites", self.processes)
 
         await self.publish_space(bootstrap)
