@@ -93,9 +93,10 @@ def _url(env: Mapping[str, str], name: str, default: str | None) -> str:
 
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
+        example = default or "https://sync.example.com/path"
         raise ConfigurationError(
-            f"{name}={value!r} is not an absolute http(s) URL; "
-            "set it to a URL such as https://sync.example.com/path"
+            f"{name}={value!r} is not an absolute http(s) URL; set it to a URL such as "
+            f"{example}"
         )
     return value.rstrip("/") if default is not None else value
 

@@ -207,12 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         print(f"naumu-jira: LOG_LEVEL={level!r} is invalid; use DEBUG, INFO, WARNING or ERROR",
               file=sys.stderr)
-        return 2
+        return 1
     log_format = os.environ.get("LOG_FORMAT", "text").strip().lower()
     if log_format not in ("text", "json"):
         print(f"naumu-jira: LOG_FORMAT={log_format!r} is invalid; use text or json",
               file=sys.stderr)
-        return 2
+        return 1
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _load_command_modules()
     args = build_parser().parse_args(argv)
@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         # Configuration parsed late (ports, log formats) reports its own value and fix.
         print(f"naumu-jira {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return 1
     except OSError as exc:
         # A directory or port the command needs: the error names the path or address.
         print(f"naumu-jira {args.command}: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -164,6 +165,7 @@ class Producer:
         """
         pending: list[tuple[str, str, asyncio.Future[RecordMetadata]]] = []
         topic = key = ""
+        started = time.monotonic()
         try:
             async with asyncio.timeout(self._delivery_timeout):
                 for topic, key, value in records:
@@ -176,10 +178,13 @@ class Producer:
                     results.append(await future)
                 return results
         except TimeoutError as exc:
+            # The client's own request timeout can end the wait before the delivery
+            # timeout does, so the message gives the time actually waited.
             raise BrokerError(
                 f"Kafka at {self._bootstrap} did not acknowledge the record with key {key!r} "
-                f"on topic {topic!r} within {self._delivery_timeout:.0f} s "
-                "(KAFKA_DELIVERY_TIMEOUT_MS); check that the broker runs"
+                f"on topic {topic!r}: timed out after {time.monotonic() - started:.1f} s "
+                f"(KAFKA_DELIVERY_TIMEOUT_MS allows {self._delivery_timeout:.0f} s); "
+                "check that the broker runs"
             ) from exc
         except KafkaError as exc:
             raise BrokerError(
