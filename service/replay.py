@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 from rocksdict import Rdict
 
 from projections.readmodel import graph_hash
@@ -46,8 +47,12 @@ class ReplayError(SyncError):
     """A replay cannot start with the options given."""
 
 
-def _prepare_state_dir(state_dir: Path) -> None:
-    """Empty ``state_dir`` for a replay, refusing one that a replay did not write."""
+def _prepare_state_dir(state_dir: Path) -> bool:
+    """Empty ``state_dir`` for a replay, refusing one that a replay did not write.
+
+    Returns whether the directory was created, as opposed to emptied.
+    """
+    created = not state_dir.exists()
     marker = state_dir / REPLAY_MARKER
     if state_dir.exists() and any(state_dir.iterdir()):
         if not marker.exists():
@@ -58,6 +63,7 @@ def _prepare_state_dir(state_dir: Path) -> None:
         shutil.rmtree(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     marker.write_text("written by naumu-jira replay\n")
+    return created
 
 
 @dataclass
@@ -71,6 +77,64 @@ class ReplayResult:
     nodes: dict[str, int] = field(default_factory=dict)
 
 
+def worker_input_topics(names: TopicNames) -> frozenset[str]:
+    """Return the topics the worker process consumes under ``names``."""
+    return frozenset({
+        names.inbound, names.events, names.edits, names.schema_values, names.schemas,
+        names.refetch, names.connections, names.spaces,
+    })
+
+
+def check_publish_topic(names: TopicNames, topic: str) -> None:
+    """Reject a ``--publish`` topic that the worker reads, before any record is sent."""
+    inputs = worker_input_topics(names)
+    if topic in inputs:
+        raise ReplayError(
+            f"--publish topic {topic!r} is an input topic of the worker, which would consume "
+            f"the replayed graph changes as new input; the worker reads "
+            f"{', '.join(sorted(inputs))}, so pass another topic"
+        )
+
+
+async def _start_consumer(consumer: AIOKafkaConsumer, bootstrap: str) -> None:
+    try:
+        await consumer.start()
+    except KafkaError as exc:
+        await consumer.stop()
+        raise ReplayError(
+            f"Kafka at {bootstrap} did not answer ({exc}); "
+            "start the broker or set KAFKA_BOOTSTRAP_SERVERS"
+        ) from exc
+
+
+async def _check_topics(consumer: AIOKafkaConsumer, bootstrap: str, names: TopicNames,
+                        publish_topic: str | None) -> None:
+    """Raise :class:`ReplayError` naming the first topic the replay needs that is missing."""
+    try:
+        existing: set[str] = await consumer.topics()
+    except KafkaError as exc:
+        raise ReplayError(
+            f"Kafka at {bootstrap} did not return its topics ({exc}); "
+            "start the broker or set KAFKA_BOOTSTRAP_SERVERS"
+        ) from exc
+
+    if names.events not in existing:
+        raise ReplayError(
+            f"topic {names.events!r} not found on Kafka at {bootstrap}; "
+            "run `naumu-jira topics ensure` with the same TOPIC_PREFIX to create the "
+            "contract topics"
+        )
+
+    if publish_topic is not None and publish_topic not in existing:
+        contract = {spec.name for spec in names.specs()}
+        fix = ("run `naumu-jira topics ensure` with the same TOPIC_PREFIX"
+               if publish_topic in contract else "create it first")
+        raise ReplayError(
+            f"--publish topic {publish_topic!r} not found on Kafka at {bootstrap}; {fix} "
+            "(a replay never creates topics)"
+        )
+
+
 async def replay(
     settings: StreamsSettings,
     *,
@@ -82,28 +146,68 @@ async def replay(
 ) -> ReplayResult:
     """Rebuild the projection from offset 0 of ``jira.events`` into ``state_dir``.
 
-    Steps: note the log's end offsets, so the replay has a defined end while the
-    live worker keeps appending; read every partition from its beginning in
-    batches; run the projection step per event against the RocksDB state; publish
-    graph changes when asked; then hash every space's live nodes.
+    Steps: check that the broker answers, that ``jira.events`` and the
+    ``publish_topic`` exist and that ``publish_topic`` is no worker input; note the
+    log's end offsets, so the replay has a defined end while the live worker keeps
+    appending; read every partition from its beginning in batches; run the
+    projection step per event against the RocksDB state; publish graph changes
+    when asked; then hash every space's live nodes.
+
+    Raises :class:`ReplayError` when a check fails, before ``state_dir`` is touched.
+    A later failure removes ``state_dir`` when this replay created it and folded no
+    event into it.
     """
     names = names or TopicNames(settings.topic_prefix)
+    if publish_topic is not None:
+        check_publish_topic(names, publish_topic)
     group_id = group_id or f"{names.prefix}naumu-jira-replay-{uuid.uuid4()}"
-    step = projection_step(names)
-    await asyncio.to_thread(_prepare_state_dir, state_dir)
-    store = Rdict(str(state_dir / "nodes"))
-    result = ReplayResult()
-    started = time.perf_counter()
-
+    bootstrap = settings.kafka_bootstrap_servers
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=group_id,
+        bootstrap_servers=bootstrap, group_id=group_id,
         auto_offset_reset="earliest", enable_auto_commit=False,
         isolation_level="read_committed", max_partition_fetch_bytes=8 * 1024 * 1024,
     )
-    producer = Producer(settings) if publish_topic else None
-    await consumer.start()
-    if producer is not None:
-        await producer.start()
+    await _start_consumer(consumer, bootstrap)
+
+    producer: Producer | None = None
+    try:
+        await _check_topics(consumer, bootstrap, names, publish_topic)
+        if publish_topic is not None:
+            producer = Producer(settings)
+            await producer.start()
+        result = await _replay_into(state_dir, consumer, names, producer, publish_topic, batch)
+    finally:
+        await consumer.stop()
+        if producer is not None:
+            await producer.stop()
+
+    log.info("replay done group_id=%s events=%d seconds=%.1f", group_id, result.events,
+             result.seconds)
+    return result
+
+
+async def _replay_into(state_dir: Path, consumer: AIOKafkaConsumer, names: TopicNames,
+                       producer: Producer | None, publish_topic: str | None,
+                       batch: int) -> ReplayResult:
+    created = await asyncio.to_thread(_prepare_state_dir, state_dir)
+    result = ReplayResult()
+    started = time.perf_counter()
+    try:
+        await _fold_events(state_dir, consumer, names, producer, publish_topic, batch, result)
+    except BaseException:
+        # A directory holding only the marker and an empty store is of no use to anyone.
+        if created and result.events == 0:
+            await asyncio.to_thread(shutil.rmtree, state_dir, ignore_errors=True)
+        raise
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+async def _fold_events(state_dir: Path, consumer: AIOKafkaConsumer, names: TopicNames,
+                       producer: Producer | None, publish_topic: str | None, batch: int,
+                       result: ReplayResult) -> None:
+    step = projection_step(names)
+    store = Rdict(str(state_dir / "nodes"))
     try:
         partitions = [TopicPartition(names.events, p)
                       for p in sorted(consumer.partitions_for_topic(names.events) or ())]
@@ -148,20 +252,17 @@ async def replay(
         result.nodes = {space: len(nodes) for space, nodes in sorted(by_space.items())}
     finally:
         store.close()
-        await consumer.stop()
-        if producer is not None:
-            await producer.stop()
-    result.seconds = time.perf_counter() - started
-    log.info("replay done group_id=%s events=%d seconds=%.1f", group_id, result.events,
-             result.seconds)
-    return result
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, default=None,
-                        help="directory for the rebuilt state (default: STATE_DIR/replay-<id>)")
+                        help="directory for the rebuilt state (default: STATE_DIR/replay-<id>); "
+                             "it stays on disk after a successful replay, so delete it when "
+                             "done")
     parser.add_argument("--publish", metavar="TOPIC", default=None,
-                        help="also write the rebuilt graph changes to TOPIC")
+                        help="also write the rebuilt graph changes to TOPIC, which must exist "
+                             "and must not be one of the worker's input topics (such as "
+                             "jira.inbound, jira.events or naumu.edits)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
