@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import faust
 import orjson
+from pydantic import ValidationError
 
 from streams import codec
 from streams.agents import AgentStats, raw_table, raw_topic
-from streams.contract import EditRequested, ObservationRejected, WritebackResult, WritePending
+from streams.contract import (
+    EditField,
+    EditRequested,
+    ObservationRejected,
+    WritebackResult,
+    WritePending,
+)
 from streams.errors import SyncError
 from streams.metrics import WRITEBACK_OUTCOMES
 from streams.topics import TopicNames, entity_key
@@ -152,6 +159,11 @@ def writeback_agent(
                             event.message.partition, event.message.offset, exc)
                 await sink.dead_letter(event, raw, str(exc))
                 stats.dead_lettered += 1
+                # The editor waits for an outcome: an edit that names itself gets one.
+                answer = rejected_record(raw, exc)
+                if answer is not None:
+                    await sink.result(answer)
+                    WRITEBACK_OUTCOMES.labels(answer.outcome, answer.field).inc()
                 continue
 
             try:
@@ -179,6 +191,42 @@ def writeback_agent(
 
 
 _TEXT_FIELDS = {"label", "content", "Status", "Priority", "assignee", "parent", "sprint"}
+
+
+def rejected_record(raw: bytes, error: SyncError) -> WritebackResult | None:
+    """Return a ``rejected`` result for an edit record that failed validation.
+
+    Only a record whose data carries string ``edit_id``, ``space_id`` and ``node_id``
+    gets one, because the result must name the edit it answers; the others stay on the
+    dead-letter topic alone.
+    """
+    try:
+        data = orjson.loads(raw).get("data")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    ids = [data.get(name) for name in ("edit_id", "space_id", "node_id")]
+    if not all(isinstance(value, str) and value for value in ids):
+        return None
+    field = data.get("field")
+    return WritebackResult(
+        edit_id=ids[0], space_id=ids[1], node_id=ids[2],
+        field=field if isinstance(field, str) else "",
+        outcome="rejected", reason=_validation_summary(error),
+    )
+
+
+def _validation_summary(error: SyncError) -> str:
+    cause = error.__cause__
+    if not isinstance(cause, ValidationError):
+        return str(error)
+    problems = [
+        f"{'.'.join(str(part) for part in item['loc']) or 'record'}: {item['msg']}"
+        for item in cause.errors()
+    ]
+    return ("the edit is invalid: " + "; ".join(problems)
+            + f"; editable fields: {', '.join(sorted(get_args(EditField)))}")
 
 
 def invalid_value(edit: EditRequested) -> str | None:

@@ -360,12 +360,16 @@ WritebackOutcome = Literal["applied", "conflict", "rejected", "retrying", "faile
 
 
 class WritebackResult(EventData):
-    """The outcome of one edit. ``jira_value`` and ``edit_value`` are set on conflicts."""
+    """The outcome of one edit. ``jira_value`` and ``edit_value`` are set on conflicts.
+
+    ``field`` repeats the edit's field. It is one of the editable fields, except in a
+    ``rejected`` result for an edit whose field the service does not know.
+    """
 
     edit_id: str
     space_id: str
     node_id: str
-    field: EditField
+    field: str
     outcome: WritebackOutcome
     reason: str | None = None
     jira_value: Any = None
