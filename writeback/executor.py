@@ -380,9 +380,15 @@ async def _attempt(
         result = run.result("applied", jira_value=outcome.jira_value)
         return await run.finish(EditState.CONFIRMED, result)
     if isinstance(outcome, Conflict):
+        reason = (f"Jira has {outcome.jira_value!r}, not {edit.base!r}, the value the edit "
+                  "was made on; Jira changed the field since")
+        if edit.base is None:
+            # A missing base reads as "the field was empty", which is rarely what was meant.
+            reason += ("; the edit carried no base, which means the field was empty: send "
+                       "the value the user saw in base")
         result = run.result(
             "conflict",
-            reason="Jira changed this field after the value the edit was made on",
+            reason=reason,
             jira_value=outcome.jira_value,
             edit_value=outcome.edit_value,
         )
