@@ -102,7 +102,7 @@ async def _start_consumer(consumer: AIOKafkaConsumer, bootstrap: str) -> None:
     except KafkaError as exc:
         await consumer.stop()
         raise ReplayError(
-            f"Kafka at {bootstrap} did not answer ({exc}); "
+            f"Kafka at {bootstrap} did not respond ({exc}); "
             "start the broker or set KAFKA_BOOTSTRAP_SERVERS"
         ) from exc
 
@@ -146,12 +146,12 @@ async def replay(
 ) -> ReplayResult:
     """Rebuild the projection from offset 0 of ``jira.events`` into ``state_dir``.
 
-    Steps: check that the broker answers, that ``jira.events`` and the
-    ``publish_topic`` exist and that ``publish_topic`` is no worker input; note the
-    log's end offsets, so the replay has a defined end while the live worker keeps
-    appending; read every partition from its beginning in batches; run the
-    projection step per event against the RocksDB state; publish graph changes
-    when asked; then hash every space's live nodes.
+    First it checks that the broker responds, that ``jira.events`` and the
+    ``publish_topic`` exist, and that ``publish_topic`` is not a worker input. Then
+    it notes the log's end offsets, so the replay has a defined end while the live
+    worker keeps appending. It reads every partition from its beginning in batches
+    and runs the projection step per event against the RocksDB state, publishing
+    graph changes when requested. Last, it hashes every space's live nodes.
 
     Raises :class:`ReplayError` when a check fails, before ``state_dir`` is touched.
     A later failure removes ``state_dir`` when this replay created it and folded no
@@ -195,7 +195,7 @@ async def _replay_into(state_dir: Path, consumer: AIOKafkaConsumer, names: Topic
     try:
         await _fold_events(state_dir, consumer, names, producer, publish_topic, batch, result)
     except BaseException:
-        # A directory holding only the marker and an empty store is of no use to anyone.
+        # Nothing but the marker and an empty store exists yet, so removing it loses nothing.
         if created and result.events == 0:
             await asyncio.to_thread(shutil.rmtree, state_dir, ignore_errors=True)
         raise

@@ -97,7 +97,7 @@ async def missing_topics(settings: StreamsSettings, names: TopicNames) -> list[s
 
 
 async def worker_status(worker_url: str) -> tuple[dict[str, Any] | None, str | None]:
-    """Request the worker's ``/status``; return its JSON object or one line saying why not."""
+    """Request the worker's ``/status`` and return its JSON object, or ``None`` and the error."""
     url = f"{worker_url.rstrip('/')}/status"
     try:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -107,14 +107,14 @@ async def worker_status(worker_url: str) -> tuple[dict[str, Any] | None, str | N
                       "is `naumu-jira worker` running, and is READ_API_URL right?")
 
     if response.is_error:
-        return None, (f"worker at {url} answered {response.status_code}: "
+        return None, (f"worker at {url} responded with {response.status_code}: "
                       f"{body_preview(response)}; is READ_API_URL the worker's HTTP endpoint?")
     try:
         body = response.json()
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        return None, (f"worker at {url} answered {response.status_code} without a JSON "
+        return None, (f"worker at {url} responded with {response.status_code} without a JSON "
                       f"object: {body_preview(response)}; is READ_API_URL the worker's HTTP "
                       "endpoint?")
     return body, None
@@ -237,8 +237,8 @@ def _run_reconcile(args: argparse.Namespace) -> int:
     except ValueError:
         report = None
     if report is None:
-        print(f"naumu-jira reconcile: the worker at {url} answered {response.status_code}: "
-              f"{body_preview(response)}", file=sys.stderr)
+        print(f"naumu-jira reconcile: the worker at {url} responded with "
+              f"{response.status_code}: {body_preview(response)}", file=sys.stderr)
         return 1
     print(json.dumps(report))
     return 0

@@ -16,7 +16,7 @@ from streams.topics import TopicNames
 
 @pytest.fixture
 async def contract_names(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterator[TopicNames]:
-    """Create the contract topics under ``topic_prefix``; delete them afterwards."""
+    """Create the contract topics under ``topic_prefix`` and delete them afterwards."""
     names = TopicNames(topic_prefix)
     await ensure_topics(kafka_bootstrap, names.specs())
     try:
@@ -32,7 +32,7 @@ async def contract_names(kafka_bootstrap: str, topic_prefix: str) -> AsyncIterat
 
 @dataclass
 class CannedServer:
-    """A loopback HTTP server that answers every request with one status and body."""
+    """A loopback HTTP server that sends one status and body in reply to every request."""
 
     url: str
     paths: list[str] = field(default_factory=list)
@@ -43,7 +43,7 @@ CannedServerFactory = Callable[..., CannedServer]
 
 @pytest.fixture
 def canned_http() -> Iterator[CannedServerFactory]:
-    """Return a factory of servers on 127.0.0.1; each one stops when the test ends."""
+    """Return a factory of servers on 127.0.0.1, which all stop when the test ends."""
     servers: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
 
     def start(status: int, body: bytes, content_type: str = "text/html") -> CannedServer:

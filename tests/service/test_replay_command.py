@@ -36,7 +36,7 @@ async def test_replay_names_closed_broker(tmp_path: Path) -> None:
     bootstrap = f"127.0.0.1:{localkafka.free_port()}"
     state_dir = tmp_path / "replay"
 
-    with pytest.raises(ReplayError, match=f"Kafka at {bootstrap} did not answer"):
+    with pytest.raises(ReplayError, match=f"Kafka at {bootstrap} did not respond"):
         await replay(_settings(bootstrap, "p."), state_dir=state_dir)
 
     assert not state_dir.exists()

@@ -22,7 +22,7 @@ from service.status import (
 from streams import localkafka
 from streams.topics import TopicNames
 
-# The `canned_http` fixture of tests/service/conftest.py.
+# Type of the `canned_http` fixture, which tests/service/conftest.py defines.
 CannedServerFactory = Callable[..., Any]
 
 
@@ -74,7 +74,7 @@ def test_reconcile_reports_html_404(canned_http: CannedServerFactory,
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1
-    assert "answered 404: <html> <body>Not Found</body> </html>" in err
+    assert "responded with 404: <html> <body>Not Found</body> </html>" in err
 
 
 def test_reconcile_reports_json_409(canned_http: CannedServerFactory,
@@ -86,7 +86,7 @@ def test_reconcile_reports_json_409(canned_http: CannedServerFactory,
 
     err = capsys.readouterr().err
     assert code == 1
-    assert "answered 409" in err
+    assert "responded with 409" in err
     assert "reconcile_failed" in err
 
 
@@ -98,7 +98,7 @@ def test_reconcile_reports_non_json_200(canned_http: CannedServerFactory,
 
     err = capsys.readouterr().err
     assert code == 1
-    assert "answered 200: " + "x" * 200 + "..." in err
+    assert "responded with 200: " + "x" * 200 + "..." in err
 
 
 def test_reconcile_reports_closed_port(capsys: pytest.CaptureFixture[str]) -> None:
@@ -117,7 +117,7 @@ async def test_worker_status_names_404(canned_http: CannedServerFactory) -> None
 
     assert body is None
     assert error is not None
-    assert f"worker at {server.url}/status answered 404" in error
+    assert f"worker at {server.url}/status responded with 404" in error
     assert "is READ_API_URL the worker's HTTP endpoint?" in error
 
 
@@ -178,4 +178,4 @@ async def test_status_reports_worker_404(contract_names: TopicNames, kafka_boots
     out = capsys.readouterr().out
     assert code == EXIT_WORKER_DOWN
     assert "missing contract topics" not in out
-    assert f"worker at {server.url}/status answered 404" in out
+    assert f"worker at {server.url}/status responded with 404" in out
