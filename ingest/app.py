@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -91,7 +92,26 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    # Liveness only: a broker outage must not make an orchestrator restart the ingress.
     return JSONResponse({"status": "ok"})
+
+
+# How long after the broker's last failure /readyz keeps reporting it, unless an
+# observation is acknowledged first.
+READY_AFTER_FAILURE_S = 30.0
+
+
+async def readyz(request: Request) -> Response:
+    """Answer 503 while webhooks cannot reach the broker, so a balancer sends them elsewhere."""
+    ingress: Ingress = request.app.state.ingress
+    failed_at = ingress.broker_failed_at
+    if failed_at is not None and time.monotonic() - failed_at < READY_AFTER_FAILURE_S:
+        return JSONResponse(error_body(
+            "broker_unavailable",
+            "the broker did not acknowledge the last webhook observation; webhooks get 503 "
+            "and Jira retries them. Check KAFKA_BOOTSTRAP_SERVERS and the broker",
+        ), status_code=503)
+    return JSONResponse({"status": "ready"})
 
 
 async def metrics(request: Request) -> Response:
@@ -151,6 +171,7 @@ def create_app(
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/spaces/{space_id}/jira", connect.status, methods=["GET"]),
         Route("/spaces/{space_id}/jira/connect", connect.begin, methods=["POST"]),

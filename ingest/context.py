@@ -35,6 +35,9 @@ class Ingress:
     http: httpx.AsyncClient
     lifecycle: ConnectionLifecycle
     _in_flight: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+    # When the broker last refused or timed out a webhook's observation, for /readyz;
+    # None once a later observation was acknowledged.
+    broker_failed_at: float | None = None
 
     def client_for(self, connection: Connection) -> JiraClient:
         """Return a Jira client for the connection's site."""

@@ -217,9 +217,11 @@ def encode_received(received: WebhookReceived, *, subject: str, event_id: str) -
 async def _send(ingress: Ingress, topic: str, key: str, value: bytes) -> None:
     try:
         await ingress.producer.send_encoded([(topic, key, value)])
+        ingress.broker_failed_at = None
     except asyncio.CancelledError:
         raise
     except Exception as exc:
+        ingress.broker_failed_at = time.monotonic()
         logger.warning("broker did not acknowledge topic=%s key=%s: %r", topic, key, exc)
         raise PublishError(
             f"the broker did not acknowledge the record for {key} on {topic}; "

@@ -183,3 +183,27 @@ async def test_webhook_broker_failure_unavailable(harness: Harness, cloud_id: st
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "broker_unavailable"
+
+
+async def test_readyz_follows_broker(harness: Harness, cloud_id: str) -> None:
+    sent = harness.producer.send_encoded
+
+    async def refuse(*args: object) -> None:
+        raise ConnectionError("broker away")
+
+    ready_before = await harness.ingress.get("/readyz")
+    harness.producer.send_encoded = refuse  # type: ignore[method-assign]
+    await harness.ingress.post("/webhooks/jira/space-w", content=_delivery(cloud_id),
+                               headers=_signed(harness, cloud_id, "d-ready-1"))
+    while_down = await harness.ingress.get("/readyz")
+    alive_while_down = await harness.ingress.get("/healthz")
+    harness.producer.send_encoded = sent  # type: ignore[method-assign]
+    await harness.ingress.post("/webhooks/jira/space-w", content=_delivery(cloud_id),
+                               headers=_signed(harness, cloud_id, "d-ready-2"))
+    ready_after = await harness.ingress.get("/readyz")
+
+    assert ready_before.status_code == 200
+    assert while_down.status_code == 503
+    assert while_down.json()["error"]["code"] == "broker_unavailable"
+    assert alive_while_down.status_code == 200
+    assert ready_after.status_code == 200
