@@ -103,7 +103,7 @@ async def worker_status(worker_url: str) -> tuple[dict[str, Any] | None, str | N
         async with httpx.AsyncClient(timeout=10) as http:
             response = await http.get(url)
     except httpx.HTTPError as exc:
-        return None, (f"worker at {worker_url} did not answer ({exc!r}); "
+        return None, (f"worker at {worker_url} did not respond ({exc!r}); "
                       "is `naumu-jira worker` running, and is READ_API_URL right?")
 
     if response.is_error:
@@ -190,7 +190,7 @@ def _run_status(args: argparse.Namespace) -> int:
     try:
         status = asyncio.run(gather_status(settings, args.worker_url))
     except KafkaError as exc:
-        print(f"naumu-jira status: Kafka at {settings.kafka_bootstrap_servers} did not answer "
+        print(f"naumu-jira status: Kafka at {settings.kafka_bootstrap_servers} did not respond "
               f"({exc}); start the broker or set KAFKA_BOOTSTRAP_SERVERS", file=sys.stderr)
         return EXIT_KAFKA_DOWN
     if args.json:
@@ -228,7 +228,7 @@ def _run_reconcile(args: argparse.Namespace) -> int:
     try:
         response = httpx.post(url, params={"dry_run": str(args.dry_run).lower()}, timeout=600)
     except httpx.HTTPError as exc:
-        print(f"naumu-jira reconcile: the worker at {args.worker_url} did not answer "
+        print(f"naumu-jira reconcile: the worker at {args.worker_url} did not respond "
               f"({exc!r}); start `naumu-jira worker` or set READ_API_URL", file=sys.stderr)
         return 1
 

@@ -106,7 +106,7 @@ def test_reconcile_reports_closed_port(capsys: pytest.CaptureFixture[str]) -> No
 
     err = capsys.readouterr().err
     assert code == 1
-    assert "did not answer" in err
+    assert "did not respond" in err
     assert err.count("\n") == 1
 
 
