@@ -131,6 +131,11 @@ def _parse(body: bytes, space_id: str) -> dict[str, Any]:
         )
 
     event = payload.get("webhookEvent")
+    if event is None:
+        raise ValidationError(
+            "the webhook body has no webhookEvent; Jira names the event of every delivery "
+            f"there (known events: {', '.join(sorted(KNOWN_EVENTS))})"
+        )
     if event not in KNOWN_EVENTS:
         raise ValidationError(
             f"webhookEvent {event!r} is not an event this service handles; "

@@ -214,6 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO; the Jira client logs its requests itself, with ids.
+    logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
     _load_command_modules()
     args = build_parser().parse_args(argv)
 
