@@ -176,6 +176,9 @@ register(Command("topics", "create the contract topics on the broker",
 # --- entry point -------------------------------------------------------------------------
 
 
+# Commands that run once and print their own result, as opposed to the servers.
+ONE_SHOT_COMMANDS = frozenset({"status", "reconcile", "replay", "topics", "keys"})
+
 # Variables the command modules read themselves.
 COMMAND_VARIABLES = ("LOG_FORMAT", "INGRESS_HOST", "INGRESS_PORT", "READ_API_URL",
                      "KAFKA_CACHE_DIR")
@@ -218,6 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(max(logging.getLevelName(level), logging.WARNING))
     _load_command_modules()
     args = build_parser().parse_args(argv)
+
+    if args.command in ONE_SHOT_COMMANDS:
+        # These commands report a broker they cannot reach in one line of their own;
+        # the Kafka client's log line about the same failure would only repeat it.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
     handler: Handler = args.handler
     try:
