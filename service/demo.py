@@ -190,7 +190,10 @@ class Demo:
             say(f"Reusing the demo's Kafka broker: {current.describe()}")
             return current.bootstrap
         port = localkafka.free_port()
-        say("Starting a local Kafka broker (the first run downloads Kafka from Maven Central)")
+        cached = (localkafka.default_cache_dir() / "libs" / localkafka.LIBS_DONE).exists()
+        say("Starting a local Kafka broker" if cached else
+            f"Starting a local Kafka broker (downloading Kafka {localkafka.KAFKA_VERSION} "
+            "from Maven Central first, once per machine)")
         started = await asyncio.to_thread(localkafka.start, port, data_dir=data_dir)
         self.started_broker = True
         say(f"  {started.describe()} (started in {started.startup_seconds or 0:.1f} s)")

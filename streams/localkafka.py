@@ -47,7 +47,8 @@ MIN_JAVA = 17
 INSTALL_HINT = "apt-get install openjdk-17-jre-headless maven"
 
 _POM = Path(__file__).resolve().parents[1] / "kafka" / "pom.xml"
-_LIBS_DONE = ".complete"
+# Written last into the jar cache, so a cache without it is incomplete.
+LIBS_DONE = ".complete"
 _JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
 # Children started by this process, kept so they can be reaped and are never
@@ -135,7 +136,7 @@ def install(cache_dir: Path | None = None, *, pom: Path = _POM) -> Path:
     """
     cache_dir = cache_dir or default_cache_dir()
     libs = cache_dir / "libs"
-    if (libs / _LIBS_DONE).exists():
+    if (libs / LIBS_DONE).exists():
         return libs
 
     if shutil.which("mvn") is None:
@@ -166,7 +167,7 @@ def install(cache_dir: Path | None = None, *, pom: Path = _POM) -> Path:
             f"for {pom}; check that Maven Central is reachable. Output:\n{output}"
         )
 
-    (staging / _LIBS_DONE).write_text(KAFKA_VERSION + "\n")
+    (staging / LIBS_DONE).write_text(KAFKA_VERSION + "\n")
     shutil.rmtree(libs, ignore_errors=True)
     staging.rename(libs)
     jars = len(list(libs.glob("*.jar")))
