@@ -30,6 +30,7 @@ from ingest.identity import SpaceDirectory
 from ingest.settings import Settings as IngestSettings
 from ingest.token_cipher import TokenCipher
 from jiraclient.auth import TokenManager, TokenStore
+from reconcile.errors import UnknownConnection
 from service.cli import Command, register
 from service.logs import configure
 from streams.admin import require_topics
@@ -153,7 +154,12 @@ def read_api(worker: Any) -> Starlette:
                                 status_code=503)
         try:
             report = await reconciler.run_now(space_id, dry_run=dry_run)
+        except UnknownConnection as exc:
+            log.warning("reconciliation refused space_id=%s: %s", space_id, exc)
+            return JSONResponse({"error": {"code": "not_found", "message": str(exc)}},
+                                status_code=404)
         except Exception as exc:
+            # A connection without a site yet, or a run that failed on Jira or Kafka.
             log.warning("reconciliation failed space_id=%s: %s", space_id, exc)
             return JSONResponse({"error": {"code": "reconcile_failed", "message": str(exc)}},
                                 status_code=409)

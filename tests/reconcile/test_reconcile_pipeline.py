@@ -490,3 +490,12 @@ async def test_webhooks_deleted_one_registered(webhook_run: WebhookRun) -> None:
 
 async def test_webhooks_one_per_entry(webhook_run: WebhookRun) -> None:
     assert len(webhook_run.after) == 2
+
+
+async def test_unknown_space_not_found(pipeline: Pipeline) -> None:
+    response = await pipeline.http.post(
+        f"{pipeline.demo.read_api}/spaces/space-without-jira/jira/reconcile", timeout=30
+    )
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
