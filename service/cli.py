@@ -239,8 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OSError as exc:
         # A directory or port the command needs: the error names the path or address.
-        print(f"naumu-jira {args.command}: {exc}; check that the path or address exists and "
-              "that this user may use it (STATE_DIR, --state-dir, ports)", file=sys.stderr)
+        print(f"naumu-jira {args.command}: {exc}; check that the path or address named "
+              "there is right and that this user may use it", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
