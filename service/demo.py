@@ -670,6 +670,10 @@ def _run(args: argparse.Namespace) -> int:
     for noisy in ("httpx", "streams.admin", "streams.producer", "service.replay"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    if "LOG_LEVEL" not in os.environ:
+        # The children log to files under var/demo/logs; this process's own INFO lines
+        # would interleave with the progress it prints. LOG_LEVEL brings them back.
+        logging.getLogger().setLevel(logging.WARNING)
 
     async def main() -> dict[str, Any]:
         try:
