@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from conftest import read_topic
+from ingest_support import read_topic
 
 from ingest.import_cursor import ImportPhase, load_cursor
 from ingest.importer import ISSUE_FIELDS, Importer

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from conftest import Harness, read_topic
+from ingest_support import Harness, read_topic
 
 from ingest.connection import ConnectionStatus
 from ingest.webhook_registration import webhook_url

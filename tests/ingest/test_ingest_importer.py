@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import read_topic
 from import_runner import build_site_world
+from ingest_support import read_topic
 
 from streams.topics import TopicNames
 

@@ -5,8 +5,8 @@ import dataclasses
 
 import httpx
 import pytest
-from conftest import SANDBOX_URL, Harness
 from cryptography.fernet import Fernet
+from ingest_support import SANDBOX_URL, Harness
 
 from ingest.errors import ConfigurationError
 from ingest.token_cipher import TokenCipher

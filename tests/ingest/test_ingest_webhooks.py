@@ -9,7 +9,7 @@ import time
 import jwt
 import orjson
 import pytest
-from conftest import ADMIN_SECRET, Harness, read_topic
+from ingest_support import ADMIN_SECRET, Harness, read_topic
 
 from ingest.metrics import WEBHOOK_DELIVERIES
 
