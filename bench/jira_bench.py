@@ -182,7 +182,7 @@ def _changed_again(request: RecordedRequest, summaries: dict[str, str]) -> Recor
 
 
 async def replay_requests(requests: list[RecordedRequest], summaries: dict[str, str]) -> float:
-    """The G7 baseline: send the same requests with a plain httpx loop.
+    """Send the same requests with a plain httpx loop: the G7 baseline.
 
     Each summary PUT writes a new value, as the edit it was recorded from did, and
     ``summaries`` is updated to the values written.

@@ -35,8 +35,15 @@ import httpx
 
 from bench import broker
 from bench.children import child, free_port
-from bench.inputs import SPACE_ID, IssueSite, KeyedRecord, issue_payloads, issue_site
-from bench.inputs import observed_envelope, webhook_bodies
+from bench.inputs import (
+    SPACE_ID,
+    IssueSite,
+    KeyedRecord,
+    issue_payloads,
+    issue_site,
+    observed_envelope,
+    webhook_bodies,
+)
 from bench.load import Deliveries, app_token, open_loop, percentile
 from bench.report import Measurement, Row, Target, absolute_row
 from bench.servers import BENCH_CLIENT_ID, BENCH_CLIENT_SECRET

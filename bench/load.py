@@ -2,7 +2,8 @@
 
 It writes requests on keep-alive connections with asyncio streams instead of
 an HTTP client library, to keep the generator's own CPU cost low on a small
-machine where it shares the cores with the server it measures. Every run is bounded by a request count.
+machine where it shares the cores with the server it measures. Every run is
+bounded by a request count.
 
 - :func:`open_loop` starts request ``i`` at ``i / rate`` seconds whether or not
   earlier ones finished, and measures latency from that scheduled start, so a

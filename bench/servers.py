@@ -52,7 +52,8 @@ async def _serve(app: Starlette, port: int, ready: dict[str, Any],
                  after_start: Any = None) -> None:
     server = uvicorn.Server(uvicorn.Config(app, host=HOST, port=port, **UVICORN_OPTIONS))
     serving = asyncio.create_task(server.serve())
-    while not server.started and not serving.done():
+    # uvicorn exposes `started` as a flag, with no event to wait on.
+    while not server.started and not serving.done():  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     if serving.done():
         await serving

@@ -44,14 +44,14 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
-# Where Jira delivers the webhooks of a space: ``/webhooks/jira/{space_id}``.
+# The path prefix of a space's webhook endpoint, ``/webhooks/jira/{space_id}``.
 WEBHOOK_PATH = "/webhooks/jira/"
 
 
 async def _ingest_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, IngestError)
     if request.url.path.startswith(WEBHOOK_PATH):
-        # Jira sees only the status, so a rejected delivery must leave a trace here.
+        # Jira receives only the status code, so a rejected delivery must leave a trace here.
         # The messages name what failed, never the token or a secret.
         WEBHOOK_DELIVERIES.labels(outcome=f"rejected_{exc.status_code}").inc()
         logger.warning("webhook rejected path=%s status=%d code=%s delivery_id=%s: %s",
@@ -102,7 +102,7 @@ READY_AFTER_FAILURE_S = 30.0
 
 
 async def readyz(request: Request) -> Response:
-    """Answer 503 while webhooks cannot reach the broker, so a balancer sends them elsewhere."""
+    """Return 503 while webhooks cannot reach the broker, so a balancer sends them elsewhere."""
     ingress: Ingress = request.app.state.ingress
     failed_at = ingress.broker_failed_at
     if failed_at is not None and time.monotonic() - failed_at < READY_AFTER_FAILURE_S:

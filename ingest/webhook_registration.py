@@ -111,7 +111,7 @@ class WebhookMaintainer:
         return outcome
 
     async def remove(self, connection: Connection) -> None:
-        """Delete the connection's webhooks; failures are logged, never raised.
+        """Delete the app's webhooks on the connection's site, logging Jira and token errors.
 
         The stored ids can be out of date, because the daily reconciliation registers
         a webhook again when Jira lost it. So the app's registrations on the site are

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     base_url = f"http://127.0.0.1:{args.port}"
     print(f"Jira sandbox at {base_url}")
     print(f"client_id={args.client_id}")
-    # A generated secret is printed because nobody else knows it; a given one is not
+    # A generated secret is printed because no other process has it. A given one is not
     # repeated into logs.
     print(f"client_secret={client_secret}" if given_secret is None
           else "client_secret=(as given)")

@@ -74,7 +74,8 @@ class AgileApi:
             raise JiraApiError(
                 404,
                 [
-                    f"Board {request.path_params['board_id']} does not exist or you do not have permission to see it."
+                    f"Board {request.path_params['board_id']} does not exist or you do not have "
+                    "permission to see it."
                 ],
             )
         return JSONResponse(render.board(caller.site, record))
@@ -120,7 +121,8 @@ class AgileApi:
             raise JiraApiError(
                 400,
                 [
-                    f"At most {MOVE_TO_SPRINT_MAX} issues can be moved at once; {len(keys)} were given."
+                    f"At most {MOVE_TO_SPRINT_MAX} issues can be moved at once; {len(keys)} were "
+                    "given."
                 ],
             )
         issues = [site.visible_issue(str(key), caller.account_id) for key in keys]

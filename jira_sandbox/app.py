@@ -1,4 +1,4 @@
-"""The sandbox's Starlette app: auth server, Jira REST and Agile APIs, webhooks and control paths."""
+"""The sandbox's Starlette app: auth server, Jira REST and Agile APIs, webhooks, control paths."""
 
 from __future__ import annotations
 

@@ -49,7 +49,8 @@ class Clock:
         delta_ms = round((days * 86_400 + seconds) * 1000)
         if delta_ms < 0:
             raise ValueError(
-                f"cannot move the clock backwards by {delta_ms} ms; pass a positive days or seconds value"
+                f"cannot move the clock backwards by {delta_ms} ms; pass a positive days or "
+                "seconds value"
             )
 
         with self._lock:

@@ -105,7 +105,7 @@ SUMMARY_OBJECTS = (
     "dashboard export to CSV",
     "webhook delivery backoff",
     "search index rebuild",
-    "отчёт о продажах",
+    "отчёт о продажах",  # noqa: RUF001 (Russian text: the Cyrillic letters are meant)
     "очередь уведомлений",
     "決済エラーの表示",
     "用户资料同步",
@@ -432,7 +432,8 @@ class _SiteBuilder:
         status_id = workflow.status_ids[rng.randrange(len(workflow.status_ids))]
         done = site.statuses[status_id].category_key == "done"
         roll = rng.random()
-        summary = f"{SUMMARY_VERBS[rng.randrange(len(SUMMARY_VERBS))]} {SUMMARY_OBJECTS[rng.randrange(len(SUMMARY_OBJECTS))]}"
+        verb = SUMMARY_VERBS[rng.randrange(len(SUMMARY_VERBS))]
+        summary = f"{verb} {SUMMARY_OBJECTS[rng.randrange(len(SUMMARY_OBJECTS))]}"
         if roll < 0.02:
             summary += " — “quoted” & <escaped> Ünïcödé"
 

@@ -62,7 +62,8 @@ def tokenize(text: str) -> list[Token]:
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
             raise jql_error(
-                f"Error in the JQL Query: The character '{text[position]}' is a reserved JQL character. (line 1, character {position + 1})"
+                f"Error in the JQL Query: The character '{text[position]}' is a reserved JQL "
+                f"character. (line 1, character {position + 1})"
             )
         position = match.end()
         if match.group("string") is not None:
@@ -114,7 +115,8 @@ def _sort_function(site: Site, field: str) -> Callable[[IssueRecord], Any]:
         # Highest first when descending, with unset priorities last either way.
         return lambda issue: -int(issue.priority_id) if issue.priority_id else -99
     raise jql_error(
-        f"Error in the JQL Query: Field '{field}' does not exist or you do not have permission to view it."
+        f"Error in the JQL Query: Field '{field}' does not exist or you do not have permission to "
+        "view it."
     )
 
 
@@ -239,13 +241,15 @@ class _Parser:
             empty = self.take()
             if empty.value.upper() not in {"EMPTY", "NULL"}:
                 raise jql_error(
-                    f"Error in the JQL Query: Expecting EMPTY or NULL after IS but got '{empty.value}'."
+                    "Error in the JQL Query: Expecting EMPTY or NULL after IS but got "
+                    f"'{empty.value}'."
                 )
             test = self.empty_test(field)
             return (lambda issue: not test(issue)) if negate else test
         else:
             raise jql_error(
-                f"Error in the JQL Query: Expecting an operator after '{field}' but got '{token.value}'."
+                f"Error in the JQL Query: Expecting an operator after '{field}' but got "
+                f"'{token.value}'."
             )
 
         if operator in {"in", "not in"}:
@@ -302,7 +306,9 @@ class _Parser:
                 found = site.find_issue(token.value)
                 malformed = not token.value.isdigit() and "-" not in token.value
                 if found is None and field != "id" and malformed:
-                    raise jql_error(f"The issue key '{token.value}' for field '{field}' is invalid.")
+                    raise jql_error(
+                        f"The issue key '{token.value}' for field '{field}' is invalid."
+                    )
                 if found is not None:
                     issue_ids.add(found.id)
             return lambda issue: issue.id in issue_ids
@@ -364,7 +370,8 @@ class _Parser:
         if field in {"updated", "created"}:
             if len(values) != 1:
                 raise jql_error(
-                    f"Error in the JQL Query: The operator 'in' is not supported by the '{field}' field."
+                    "Error in the JQL Query: The operator 'in' is not supported by the "
+                    f"'{field}' field."
                 )
             return self.compare(field, "=", values[0].value)
         raise jql_error(f"Field '{field}' does not exist or you do not have permission to view it.")
@@ -425,7 +432,8 @@ class _Parser:
         if field == "description":
             return lambda issue: issue.description is None and issue.description_seed is None
         raise jql_error(
-            f"Error in the JQL Query: The field '{field}' does not support searching for EMPTY values."
+            f"Error in the JQL Query: The field '{field}' does not support searching for "
+            "EMPTY values."
         )
 
     def contains(self, field: str, value: str) -> Predicate:
@@ -446,7 +454,8 @@ class _Parser:
                 raise jql_error(f"The issue key '{value}' for field 'id' is invalid.")
             return _ordering(operator, int(value), lambda issue: issue.id)
         raise jql_error(
-            f"Error in the JQL Query: The operator '{operator}' is not supported by the '{field}' field."
+            f"Error in the JQL Query: The operator '{operator}' is not supported by the "
+            f"'{field}' field."
         )
 
 

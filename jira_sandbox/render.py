@@ -401,7 +401,9 @@ def issue_v3(
     changelog_limit: int = EMBEDDED_CHANGELOG_LIMIT,
 ) -> JsonDict:
     body: JsonDict = {
-        "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
+        "expand": (
+            "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+        ),
         "id": str(issue.id),
         "self": f"{site.url}/rest/api/3/issue/{issue.id}",
         "key": issue.key,

@@ -169,7 +169,8 @@ async def read_json(request: Request) -> Any:
         raise JiraApiError(
             400,
             [
-                f"Invalid request payload. Refer to the REST API documentation and try again. ({error})"
+                "Invalid request payload. Refer to the REST API documentation and try again. "
+                f"({error})"
             ],
         ) from error
 
@@ -331,7 +332,8 @@ class RestApi:
             raise JiraApiError(
                 400,
                 [
-                    f"You can request at most {BULKFETCH_MAX} issues; {len(requested)} were requested."
+                    f"You can request at most {BULKFETCH_MAX} issues; {len(requested)} were "
+                    "requested."
                 ],
             )
         fields = body.get("fields") or ["*navigable"]
@@ -771,7 +773,10 @@ def parse_set(site: Site, key: str, value: Any) -> dict[str, Any]:
             raise JiraApiError(
                 400,
                 errors={
-                    "description": "Operation value must be an Atlassian Document (see the Atlassian Document Format)."
+                    "description": (
+                        "Operation value must be an Atlassian Document (see the Atlassian "
+                        "Document Format)."
+                    )
                 },
             )
         return {"description": value}

@@ -810,7 +810,7 @@ class Site:
         return self.statuses[workflow.initial_status_id]
 
     def delete_issue(self, issue: IssueRecord, *, actor_id: str | None = None) -> None:
-        """Delete an issue and its sub-tasks; each emits `jira:issue_deleted` with its last state."""
+        """Delete an issue and its sub-tasks, each emitting `jira:issue_deleted` with its state."""
         actor = self._actor(actor_id)
         for child in self.subtasks_of(issue):
             self.delete_issue(child, actor_id=actor)
@@ -990,7 +990,8 @@ class Site:
                 raise JiraApiError(
                     400,
                     [
-                        f"Sub-task {issue.key} moves with its parent and cannot be moved to a sprint."
+                        f"Sub-task {issue.key} moves with its parent and cannot be moved to a "
+                        "sprint."
                     ],
                 )
             old_ids = list(issue.sprint_ids)

@@ -223,8 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     if args.command in ONE_SHOT_COMMANDS:
-        # These commands report a broker they cannot reach in one line of their own;
-        # the Kafka client's log line about the same failure would only repeat it.
+        # These commands report an unreachable broker in one line of their own. The
+        # Kafka client's log line about the same failure would only repeat it.
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
     handler: Handler = args.handler

@@ -155,7 +155,7 @@ def read_api(worker: Any) -> Starlette:
         try:
             report = await reconciler.run_now(space_id, dry_run=dry_run)
         except UnknownConnection as exc:
-            log.warning("reconciliation refused space_id=%s: %s", space_id, exc)
+            log.warning("reconciliation not run space_id=%s: %s", space_id, exc)
             return JSONResponse({"error": {"code": "not_found", "message": str(exc)}},
                                 status_code=404)
         except Exception as exc:

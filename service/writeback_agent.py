@@ -197,7 +197,7 @@ def rejected_record(raw: bytes, error: SyncError) -> WritebackResult | None:
     """Return a ``rejected`` result for an edit record that failed validation.
 
     Only a record whose data carries string ``edit_id``, ``space_id`` and ``node_id``
-    gets one, because the result must name the edit it answers; the others stay on the
+    gets one, because the result must name the edit it reports on. The others stay on the
     dead-letter topic alone.
     """
     try:

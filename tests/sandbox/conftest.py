@@ -1,4 +1,4 @@
-"""Fixtures for the sandbox site and REST tests: a small generated world and an in-process client."""
+"""Fixtures of the sandbox site and REST tests: a small generated world, an in-process client."""
 
 from __future__ import annotations
 

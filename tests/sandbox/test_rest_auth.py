@@ -85,6 +85,7 @@ async def test_search_page_render_time(client: httpx.AsyncClient, api: str) -> N
     response = await client.post(f"{api}/search/jql", json=body)
     elapsed_ms = (time.perf_counter() - started) * 1000
     print(
-        f"search/jql page of {len(response.json()['issues'])} issues with all fields: {elapsed_ms:.1f} ms (cached)"
+        f"search/jql page of {len(response.json()['issues'])} issues with all fields: "
+        f"{elapsed_ms:.1f} ms (cached)"
     )
     assert response.status_code == 200

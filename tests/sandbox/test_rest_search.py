@@ -160,7 +160,8 @@ async def test_search_epoch_millis(client: httpx.AsyncClient, api: str, site: Si
 
 async def test_search_or_parentheses_order(client: httpx.AsyncClient, api: str, site: Site) -> None:
     issues = sorted(site.live_issues(), key=lambda item: item.id)
-    jql = f"(key = {issues[0].key} OR id in ({issues[1].id}, {issues[2].id})) AND project in (CORE, WEB, OPS) ORDER BY id DESC"
+    jql = (f"(key = {issues[0].key} OR id in ({issues[1].id}, {issues[2].id})) "
+           "AND project in (CORE, WEB, OPS) ORDER BY id DESC")
     page = (await client.post(f"{api}/search/jql", json={"jql": jql, "fields": ["key"]})).json()
     assert [item["id"] for item in page["issues"]] == [
         str(issues[2].id),
