@@ -33,6 +33,8 @@ DEFAULT_API_URL = "https://api.atlassian.com"
 # Refresh this long before the access token expires, so a request that starts
 # with a valid token does not reach Jira with an expired one.
 DEFAULT_REFRESH_MARGIN_S = 120.0
+# How long a refused refresh token waits for a newer grant to reach the store.
+DEFAULT_GRANT_SETTLE_S = 1.5
 
 # A site is a Jira site when its scopes include one of these. Atlassian gives a
 # Confluence site of the same organisation the same id, so the id alone is ambiguous.
@@ -153,6 +155,7 @@ class TokenManager:
         api_url: str = DEFAULT_API_URL,
         refresh_margin_s: float = DEFAULT_REFRESH_MARGIN_S,
         clock_ms: Callable[[], int] = _wall_clock_ms,
+        grant_settle_s: float = DEFAULT_GRANT_SETTLE_S,
     ) -> None:
         self._store = store
         self._client_id = client_id
@@ -163,6 +166,7 @@ class TokenManager:
         self._api_url = api_url.rstrip("/")
         self._margin_s = refresh_margin_s
         self._clock_ms = clock_ms
+        self._grant_settle_s = grant_settle_s
         self._cache: dict[str, TokenSet] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         # Connection id -> (reason, the refresh token Atlassian refused).
@@ -241,6 +245,14 @@ class TokenManager:
 
         invalid, description = _is_invalid_grant(response)
         if invalid:
+            newer = await self._newer_grant(connection_id, current.refresh_token)
+            if newer is not None:
+                log.info("refresh token refused, but a newer grant is stored; using it "
+                         "connection_id=%s", connection_id)
+                self._cache[connection_id] = newer
+                if self._usable(newer, None):
+                    return newer
+                return await self._refresh(connection_id, newer)
             await self._revoke(connection_id, description, request=response.request,
                                refused_token=current.refresh_token)
         if response.is_error:
@@ -258,6 +270,24 @@ class TokenManager:
             refreshed.expires_at_ms,
         )
         return refreshed
+
+    async def _newer_grant(self, connection_id: str, refused: str | None) -> TokenSet | None:
+        """Return stored tokens with another refresh token than ``refused``, if any appear.
+
+        A refused refresh token is not always a revoked grant. A space admin may have
+        connected again while this process held the old tokens, and the store of a
+        process that follows the connections topic learns of the new grant a moment
+        later. So the store is read again for up to ``grant_settle_s`` first.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._grant_settle_s
+        while True:
+            stored = await self._store.load(connection_id)
+            if stored is not None and stored.refresh_token != refused:
+                return stored
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(min(0.25, max(deadline - loop.time(), 0.0)))
 
     async def _revoke(
         self, connection_id: str, description: str, *, request: httpx.Request | None,

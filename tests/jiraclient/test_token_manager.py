@@ -87,6 +87,7 @@ def make_manager(
         auth_url="https://auth.example.test",
         api_url="https://api.example.test",
         clock_ms=lambda: NOW_MS,
+        grant_settle_s=0.05,
     )
 
 
@@ -151,6 +152,36 @@ async def test_token_invalid_grant_needs_reauthorisation(status: int) -> None:
     with pytest.raises(ReauthorisationRequired, match="conn-1"):
         await manager.access_token("conn-1")
     assert revoked == ["conn-1"]
+
+
+class ReconnectedStore(MemoryStore):
+    """A store that learns of a new grant after a few reads, as a topic follower does."""
+
+    def __init__(self, old: TokenSet, new: TokenSet, after_loads: int) -> None:
+        super().__init__(old)
+        self.new = new
+        self.after_loads = after_loads
+        self.loads = 0
+
+    async def load(self, connection_id: str) -> TokenSet | None:
+        self.loads += 1
+        if self.loads > self.after_loads:
+            self.tokens = self.new
+        return self.tokens
+
+
+async def test_token_invalid_grant_uses_newer_grant() -> None:
+    server = TokenServer()
+    server.refusal = httpx.Response(403, json={"error": "invalid_grant"})
+    new = TokenSet("access-new", "refresh-new", NOW_MS + 3_600_000)
+    revoked: list[str] = []
+    manager = make_manager(server, ReconnectedStore(expired_tokens(), new, after_loads=2), revoked)
+
+    token = await manager.access_token("conn-1")
+
+    assert token == "access-new"
+    assert revoked == []
+    assert len(server.requests) == 1
 
 
 async def test_token_invalid_grant_stops_retrying() -> None:
