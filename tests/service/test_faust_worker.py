@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 
 import faust
@@ -13,9 +14,13 @@ from service.faust_worker import ServiceWorker
 
 @pytest.fixture
 def restored_root() -> Iterator[None]:
+    # Faust's logging set-up also redirects standard output and error into logging,
+    # which would swallow the output later tests capture.
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
+    stdout, stderr = sys.stdout, sys.stderr
     yield
+    sys.stdout, sys.stderr = stdout, stderr
     root.handlers[:] = handlers
     root.setLevel(level)
 
