@@ -43,7 +43,7 @@ async def upsert_webhooks(
     now_ms: int,
     wanted: Sequence[WebhookSpec] = DEFAULT_WEBHOOKS,
 ) -> RegistrationOutcome:
-    """Make the site hold exactly one registration per wanted webhook, refreshed."""
+    """Ensure the site has exactly one refreshed registration per wanted webhook."""
     registered = [registration_of(item) for item in await client.list_webhooks()]
     plan = plan_webhooks(wanted, registered, now_ms=now_ms)
 

@@ -247,7 +247,7 @@ class TokenManager:
         if invalid:
             newer = await self._newer_grant(connection_id, current.refresh_token)
             if newer is not None:
-                log.info("refresh token refused, but a newer grant is stored; using it "
+                log.info("refresh token rejected, but a newer grant is stored; using it "
                          "connection_id=%s", connection_id)
                 self._cache[connection_id] = newer
                 if self._usable(newer, None):

@@ -78,8 +78,8 @@ _LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # A number in orjson output that Python's repr may write differently: one with an
 # exponent, a small fraction, or a long run of digits. Compact JSON puts every
 # number at the start or right after ":", "," or "[", so hex ids in strings rarely match.
-# The pattern starts with the delimiter so that the regex engine can scan for it
-# quickly; a document that is a bare number is checked apart.
+# The pattern starts with the delimiter, so the regex engine can scan for it quickly.
+# A document that is a bare number is checked apart.
 _FLOAT_FORMS_RE = re.compile(rb"[:,\[]-?(?:\d+(?:\.\d+)?[eE]|0\.0000|\d{16})")
 _BARE_NUMBER_START = frozenset(b"-0123456789")
 

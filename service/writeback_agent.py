@@ -159,7 +159,7 @@ def writeback_agent(
                             event.message.partition, event.message.offset, exc)
                 await sink.dead_letter(event, raw, str(exc))
                 stats.dead_lettered += 1
-                # The editor waits for an outcome: an edit that names itself gets one.
+                # The editor waits for an outcome, so an edit that carries its ids gets one.
                 answer = rejected_record(raw, exc)
                 if answer is not None:
                     await sink.result(answer)

@@ -26,7 +26,7 @@ def restored_root() -> Iterator[None]:
 
 
 @pytest.mark.parametrize("level", ["WARNING", "info", "ERROR"])
-def test_root_level_is_the_configured_one(level: str, restored_root: None) -> None:
+def test_root_level_configured(level: str, restored_root: None) -> None:
     app = faust.App("test-faust-worker", broker="kafka://127.0.0.1:9", autodiscover=False)
     worker = ServiceWorker(app, level=level)
 
