@@ -23,7 +23,9 @@ class ServiceWorker(Worker):
     """Faust's worker without the spinner, logging at ``level`` in the service's format."""
 
     def __init__(self, app: faust.App, *, level: str) -> None:
-        super().__init__(app, loglevel=level, quiet=True)
+        # Standard output stays as it is: Faust would otherwise route it into logging for
+        # the rest of the process.
+        super().__init__(app, loglevel=level, quiet=True, redirect_stdouts=False)
         self.spinner = None
         self._level = level.upper()
 

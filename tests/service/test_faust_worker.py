@@ -14,8 +14,6 @@ from service.faust_worker import ServiceWorker
 
 @pytest.fixture
 def restored_root() -> Iterator[None]:
-    # Faust's logging set-up also redirects standard output and error into logging,
-    # which would swallow the output later tests capture.
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
     stdout, stderr = sys.stdout, sys.stderr
@@ -35,3 +33,12 @@ def test_root_level_configured(level: str, restored_root: None) -> None:
     assert worker.spinner is None
     assert logging.getLogger().level == logging.getLevelName(level.upper())
     assert not logging.getLogger("faust.topics").isEnabledFor(logging.DEBUG)
+
+
+def test_standard_output_kept(restored_root: None) -> None:
+    app = faust.App("test-faust-worker", broker="kafka://127.0.0.1:9", autodiscover=False)
+    before = sys.stdout, sys.stderr
+
+    ServiceWorker(app, level="WARNING")._setup_logging()
+
+    assert (sys.stdout, sys.stderr) == before
